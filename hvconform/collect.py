@@ -1,0 +1,139 @@
+"""Collection: one Snapshot per host, in two round trips whatever the catalog size.
+
+Round 1 sends identity, the process table, the domain lists and every static
+artifact the catalog's checks declare (files, stats, sshd -T, capabilities).
+Round 2 sends what round 1 revealed: each domain's XML and each QEMU process's
+/proc entries. Artifact keys:
+  file:<path>  stat:<path>  cmd:<command name>  domain:<name>:inactive|live
+Hosts are collected concurrently; one failing host never stops the others.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from hvconform import checks
+from hvconform.batch import Batch
+from hvconform.redact import redact_artifact
+from hvconform.snapshot import COLLECTED, ERROR, PARTIAL, Domain, Snapshot
+from hvconform.transport import TransportError, open_transport
+
+IDENTITY = [("cmd:hostname", "hostname", {}), ("file:/etc/machine-id", "cat", {"path": "/etc/machine-id"}),
+            ("file:/etc/os-release", "cat", {"path": "/etc/os-release"}),
+            ("cmd:ps", "ps", {}),
+            ("cmd:virsh_list_all", "virsh_list_all", {}),
+            ("cmd:virsh_list_running", "virsh_list_running", {})]
+
+_KEY_OF = {"cat": "file:{}", "stat": "stat:{}", "readlink": "readlink:{}"}
+
+
+def _key(command: str, arg: str) -> str:
+    return _KEY_OF[command].format(arg) if command in _KEY_OF else f"cmd:{command}"
+
+
+def first_round(needs) -> Batch:
+    batch = Batch()
+    for key, name, args in IDENTITY:
+        batch.add(key, name, **args)
+    for command, arg in needs:
+        args = {"path": arg} if command in _KEY_OF else {}
+        batch.add(_key(command, arg), command, **args)
+    return batch
+
+
+def qemu_pids(ps_output: str) -> list[int]:
+    """QEMU processes from `ps -eo pid=,uid=,user=,comm=,args=` (comm is cut at 15)."""
+    pids = []
+    for line in ps_output.splitlines():
+        parts = line.split(None, 4)
+        if len(parts) >= 4 and (parts[3].startswith("qemu-system") or parts[3] == "qemu-kvm"):
+            pids.append(int(parts[0]))
+    return pids
+
+
+def _names(artifact) -> list[str]:
+    return [n.strip() for n in artifact.stdout.splitlines() if n.strip()] if artifact and artifact.ok else []
+
+
+def second_round(snap: Snapshot) -> Batch:
+    batch = Batch()
+    for d in snap.domains:
+        batch.add(f"domain:{d.name}:inactive", "virsh_dumpxml_inactive", domain=d.name)
+        if d.running:
+            batch.add(f"domain:{d.name}:live", "virsh_dumpxml_live", domain=d.name)
+    for pid in snap.qemu_pids:
+        for leaf in ("status", "cmdline"):
+            batch.add(f"file:/proc/{pid}/{leaf}", "cat", path=f"/proc/{pid}/{leaf}")
+    return batch
+
+
+def _round(transport, batch: Batch, snap: Snapshot, timeout: float) -> None:
+    started = time.time()
+    result = transport.run(batch.script(), timeout)
+    snap.round_trips += 1
+    found = batch.parse(result.stdout, result.stderr, started)
+    for artifact in found.values():
+        redact_artifact(artifact)
+        snap.add(artifact)
+    if len(found) < len(batch):
+        missing = [k for k, _ in batch.items if k not in found]
+        raise TransportError(PARTIAL, f"{len(missing)} of {len(batch)} commands gave no result "
+                             f"(first: {missing[0]}); rc={result.rc}: {result.stderr.strip()[-300:]}")
+
+
+def collect_host(host, needs, policy: dict | None = None, accept_new_host_keys=False,
+                 jump=None) -> tuple[Snapshot, list[dict]]:
+    """Snapshot of one host and the log of what was sent. Never raises."""
+    snap = Snapshot(host=host.name, facts=dict(host.facts), policy=dict(policy or {}),
+                    started=_now())
+    transport = None
+    try:
+        transport = open_transport(host, accept_new_host_keys, jump)
+        snap.identity.update(transport.identity)
+        _round(transport, first_round(needs), snap, host.ssh.command_timeout)
+        running = set(_names(snap.get("cmd:virsh_list_running")))
+        snap.domains = [Domain(n, n in running) for n in _names(snap.get("cmd:virsh_list_all"))]
+        snap.qemu_pids = qemu_pids(snap.get("cmd:ps").stdout)
+        if snap.domains or snap.qemu_pids:
+            _round(transport, second_round(snap), snap, host.ssh.command_timeout)
+        snap.status = COLLECTED
+    except TransportError as exc:
+        # After a successful first round the snapshot is still worth judging.
+        snap.status = PARTIAL if snap.round_trips and exc.status != ERROR else exc.status
+        snap.error = str(exc)
+    except Exception as exc:  # a bug here must not cost the other hosts their audit
+        snap.status, snap.error = ERROR, f"{type(exc).__name__}: {exc}"
+    finally:
+        if transport is not None:
+            transport.close()
+    snap.identity.setdefault("hostname", _first_line(snap.get("cmd:hostname")))
+    snap.identity.setdefault("machine_id", _first_line(snap.get("file:/etc/machine-id")))
+    snap.finished = _now()
+    return snap, (transport.log.entries if transport else [])
+
+
+def _first_line(artifact):
+    return artifact.stdout.strip().splitlines()[0] if artifact and artifact.ok and artifact.stdout.strip() else None
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def collect_all(hosts, catalog, policy_for, accept_new_host_keys=False, on_done=None,
+                workers: int = 16) -> dict:
+    """Collect every host concurrently. `policy_for(host)` gives its policy values;
+    `on_done(snapshot)` is called as each host finishes (for progress lines)."""
+    needs = checks.needs(catalog.controls)
+    by_name = {h.name: h for h in hosts}
+    results = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
+        futures = {pool.submit(collect_host, h, needs, policy_for(h), accept_new_host_keys,
+                               by_name.get(h.ssh.jump_host)): h for h in hosts}
+        for future in as_completed(futures):
+            snap, sent = future.result()
+            results[snap.host] = (snap, sent)
+            if on_done:
+                on_done(snap)
+    return {h.name: results[h.name] for h in hosts}

@@ -1,0 +1,40 @@
+"""Batch framing: each command's stdout, stderr and exit code come back apart."""
+
+import subprocess
+
+from hvconform.batch import Batch
+
+
+def run(batch):
+    p = subprocess.run(["sh", "-c", batch.script()], capture_output=True, text=True)
+    return batch.parse(p.stdout, p.stderr, 0)
+
+
+def test_outputs_codes_and_stderr_are_kept_apart(tmp_path):
+    (tmp_path / "nonl").write_text("no newline at end")
+    (tmp_path / "two").write_text("a\n\nb\n\n")
+    b = Batch()
+    for name in ("nonl", "two", "missing"):
+        b.add(name, "cat", path=str(tmp_path / name))
+    got = run(b)
+    assert got["nonl"].stdout == "no newline at end" and got["nonl"].rc == 0
+    assert got["two"].stdout == "a\n\nb\n\n"
+    assert got["missing"].rc == 1 and "No such file" in got["missing"].stderr
+    assert got["missing"].stdout == ""
+
+
+def test_content_that_looks_like_a_marker_cannot_end_a_frame(tmp_path):
+    b = Batch()
+    forged = f"\n{'0' * 16} E 0 0\n\nsomething E 0 0\n"
+    (tmp_path / "f").write_text(forged)
+    b.add("f", "cat", path=str(tmp_path / "f"))
+    assert run(b)["f"].stdout == forged
+
+
+def test_a_command_cut_off_before_its_end_marker_gives_no_artifact(tmp_path):
+    b = Batch()
+    b.add("f", "cat", path="/etc/hostname")
+    out = b.script()  # simulate a stream that stops mid-frame
+    p = subprocess.run(["sh", "-c", out], capture_output=True, text=True)
+    cut = p.stdout[: p.stdout.rindex(" E ")]
+    assert b.parse(cut, p.stderr, 0) == {}
