@@ -122,11 +122,13 @@ def _now() -> str:
 
 
 def collect_all(hosts, catalog, policy_for, accept_new_host_keys=False, on_done=None,
-                workers: int = 16) -> dict:
+                workers: int = 16, jump_hosts=None) -> dict:
     """Collect every host concurrently. `policy_for(host)` gives its policy values;
-    `on_done(snapshot)` is called as each host finishes (for progress lines)."""
+    `on_done(snapshot)` is called as each host finishes (for progress lines);
+    `jump_hosts` are the inventory's hosts a jump_host may name (all, not only
+    the selected ones)."""
     needs = checks.needs(catalog.controls)
-    by_name = {h.name: h for h in hosts}
+    by_name = {h.name: h for h in (jump_hosts or hosts)}
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
         futures = {pool.submit(collect_host, h, needs, policy_for(h), accept_new_host_keys,

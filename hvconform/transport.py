@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import paramiko
 
 from hvconform import commands
+from hvconform.inventory import parse_jump
 from hvconform.snapshot import AUTH_FAILED, ERROR, TIMEOUT, UNREACHABLE
 
 
@@ -129,8 +130,10 @@ def _client(host, accept_new: bool, sock=None, address=None, port=None, user=Non
         client.connect(address, port=port, username=user,
                        key_filename=str(ssh.identity_file) if ssh.identity_file else None,
                        timeout=ssh.connect_timeout, banner_timeout=ssh.connect_timeout,
-                       auth_timeout=ssh.connect_timeout, allow_agent=False, look_for_keys=False,
-                       sock=sock)
+                       auth_timeout=ssh.connect_timeout,
+                       # no identity_file: the auditor's agent and ~/.ssh keys, as ssh would
+                       allow_agent=ssh.identity_file is None,
+                       look_for_keys=ssh.identity_file is None, sock=sock)
     except paramiko.BadHostKeyException as exc:
         raise TransportError(ERROR, f"{where}: host key does not match known_hosts "
                              f"({ssh.known_hosts}): got {fingerprint(exc.key)}") from None
@@ -149,12 +152,6 @@ def _client(host, accept_new: bool, sock=None, address=None, port=None, user=Non
     return client, policy
 
 
-def _parse_jump(spec: str, default_user: str):
-    user, _, rest = spec.rpartition("@")
-    address, _, port = rest.partition(":")
-    return user or default_user, address, int(port or 22)
-
-
 class SSHTransport:
     def __init__(self, host, accept_new_host_keys: bool = False, jump=None):
         self.host = host
@@ -166,8 +163,9 @@ class SSHTransport:
             if jump is not None:
                 jclient, _ = _client(jump, accept_new_host_keys)
             else:
-                u, a, p = _parse_jump(host.ssh.jump_host, host.ssh.user)
-                jclient, _ = _client(host, accept_new_host_keys, address=a, port=p, user=u)
+                u, a, p = parse_jump(host.ssh.jump_host)
+                jclient, _ = _client(host, accept_new_host_keys, address=a, port=p or 22,
+                                     user=u or host.ssh.user)
             self._jump = jclient
             sock = jclient.get_transport().open_channel(
                 "direct-tcpip", (host.address, host.ssh.port), ("127.0.0.1", 0),
@@ -175,8 +173,7 @@ class SSHTransport:
         self.client, policy = _client(host, accept_new_host_keys, sock=sock)
         key = self.client.get_transport().get_remote_server_key()
         self.identity = {"host_key": fingerprint(key), "connection": "ssh",
-                         "host_key_verified": policy.__class__ is paramiko.RejectPolicy
-                         or getattr(policy, "accepted", None) is None}
+                         "host_key_verified": getattr(policy, "accepted", None) is None}
 
     def run(self, script: str, timeout: float) -> Result:
         commands.check_script(script)

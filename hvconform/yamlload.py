@@ -45,15 +45,16 @@ def _walk(node, path, lines):
             # The key's line, not the value's: a nested mapping starts on the next line.
             lines[path + (key,)] = key_node.start_mark.line + 1
         for value_node in merged:
-            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-            for source in sources:
+            many = isinstance(value_node, yaml.SequenceNode)  # `<<: [*a, *b]`: a wins over b
+            for source in value_node.value if many else [value_node]:
                 if not isinstance(source, yaml.MappingNode):
                     raise _At(source, "'<<' merges mappings only")
                 sub_lines: dict = {}
                 for key, value in _walk(source, path, sub_lines).items():
                     if key not in out:
                         out[key] = value
-                        lines.update({p: n for p, n in sub_lines.items() if p[: len(path) + 1] == path + (key,)})
+                        lines.update({p: n for p, n in sub_lines.items()
+                                      if p[: len(path) + 1] == path + (key,)})
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_walk(item, path + (i,), lines) for i, item in enumerate(node.value)]
@@ -87,7 +88,8 @@ def load_located(path: Path, text: str | None = None):
         raise LocatedError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.reader.ReaderError as exc:  # a control character: no mark, only a position
         line = text.count("\n", 0, exc.position) + 1
-        raise LocatedError(f"{path}:{line}: not valid YAML: {exc.reason} (#x{exc.character:04x})") from None
+        raise LocatedError(f"{path}:{line}: not valid YAML: {exc.reason} "
+                           f"(#x{exc.character:04x})") from None
     lines: dict = {}
     if node is None:
         return None, lines
