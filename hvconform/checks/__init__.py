@@ -3,8 +3,10 @@
 One module per kind, each with the same four names:
   KIND                      the `check.kind` string rows use
   validate(check) -> [str]  problems with a row's parameters (catalog load time)
-  needs(check) -> [(command, arg)]
-                            what to collect for it (names from hvconform.commands)
+  needs(check, policy) -> [(command, arg)]
+                            what to collect for it (names from hvconform.commands);
+                            `policy` matters only to bespoke checks whose paths are
+                            site policy; an arg may hold `{vm}` (one per domain)
   judge(check, snap, vm) -> Verdict
                             a pure function of the snapshot; vm is None for host rows
 Per-VM data (domain XML, the QEMU process of each running domain) is always
@@ -16,10 +18,12 @@ from __future__ import annotations
 from hvconform import verdict as v
 from hvconform.checks import (bespoke, domain_xml, file_mode, kernel_cmdline, libvirt_conf,
                               process, sshd_config, sysctl)
+from hvconform.policy import DEFAULTS
 from hvconform.snapshot import COLLECTED, PARTIAL
 
 KINDS = {m.KIND: m for m in (sysctl, libvirt_conf, sshd_config, file_mode, kernel_cmdline,
                              process, domain_xml, bespoke)}
+PER_VM_KINDS = ("process", "domain_xml")   # rows of these kinds must say applies_to: vm
 
 
 def judge(control, snap, vm: str | None = None) -> v.Verdict:
@@ -34,10 +38,17 @@ def judge(control, snap, vm: str | None = None) -> v.Verdict:
         return v.error(f"judging {control.id} raised {type(exc).__name__}: {exc}")
 
 
-def needs(controls) -> list[tuple[str, str]]:
-    """Every (command, argument) the given controls need, without repeats, in order."""
+def needs(controls, policy: dict | None = None, domains=()) -> list[tuple[str, str]]:
+    """Every (command, argument) the given controls need, without repeats, in order.
+
+    `policy` is the host's policy values, laid over DEFAULTS; an argument with `{vm}`
+    is expanded once per name in `domains`, and dropped when there are none.
+    `needs(cat.controls, host.policy, ["vm1"])` -> [("cat", "/proc/cmdline"), ...]
+    """
+    policy = {**DEFAULTS, **(policy or {})}
     seen: dict[tuple[str, str], None] = {}
     for c in controls:
-        for need in KINDS[c.kind].needs(c.check):
-            seen.setdefault(tuple(need), None)
+        for command, arg in KINDS[c.kind].needs(c.check, policy):
+            for expanded in ([arg.replace("{vm}", d) for d in domains] if "{vm}" in arg else [arg]):
+                seen.setdefault((command, expanded), None)
     return list(seen)

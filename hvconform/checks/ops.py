@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "not_matches",
-       "present", "absent")
+       "present", "absent", "mode_within", "each_in")
 
 
 def _num(v):
@@ -28,6 +28,17 @@ def _same(a, b) -> bool:
     if na is not None and nb is not None:
         return na == nb
     return str(a).strip() == str(b).strip()
+
+
+def octal(text) -> int | None:
+    """'0770' or '770' -> 0o770; None when it is not an octal mode."""
+    text = str(text).strip()
+    return int(text, 8) if re.fullmatch(r"[0-7]{1,4}", text) else None
+
+
+def items(text) -> list[str]:
+    """A comma- or space-separated list, as sshd -T prints `ciphers a,b,c`."""
+    return [i for i in re.split(r"[,\s]+", str(text)) if i]
 
 
 def compare(actual, op: str, value=None) -> bool:
@@ -51,6 +62,12 @@ def compare(actual, op: str, value=None) -> bool:
         return re.search(value, str(actual)) is not None
     if op == "not_matches":
         return re.search(value, str(actual)) is None
+    if op == "mode_within":
+        # a permission string (libvirt's unix_sock_*_perms) with no bit outside `value`
+        mode, limit = octal(actual), octal(value)
+        return mode is not None and limit is not None and mode & ~limit == 0
+    if op == "each_in":
+        return all(any(_same(i, v) for v in value) for i in items(actual))
     na, nv = _num(actual), _num(value)
     if na is None or nv is None:
         return False
@@ -58,7 +75,8 @@ def compare(actual, op: str, value=None) -> bool:
 
 
 _WORDS = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
-          "in": "in", "not_in": "not in", "matches": "matches", "not_matches": "does not match"}
+          "in": "in", "not_in": "not in", "matches": "matches", "not_matches": "does not match",
+          "mode_within": "within mode", "each_in": "only from"}
 
 
 def describe(key: str, op: str, value=None) -> str:
@@ -67,6 +85,6 @@ def describe(key: str, op: str, value=None) -> str:
         return f"{key} set"
     if op == "absent":
         return f"{key} not set"
-    if op in ("in", "not_in"):
+    if op in ("in", "not_in", "each_in"):
         value = "[" + ", ".join(str(v) for v in value) + "]"
     return f"{key} {_WORDS[op]} {value}"

@@ -1,38 +1,44 @@
 """Kernel parameters read from /proc/sys (what `sysctl -n` prints, without running it).
 
     check: {kind: sysctl, expect: [{key: kernel.kptr_restrict, op: in, value: [1, 2]}]}
+A key that starts with "/" is a literal path, for /sys values that have no sysctl
+name (ISO-001: {key: /sys/kernel/mm/ksm/run, op: in, value: [0, 2], default: 0}).
 A key whose file does not exist on the host is unset (the kernel lacks the feature).
 """
 
 from __future__ import annotations
 
 from hvconform import verdict as v
-from hvconform.checks import conditions
+from hvconform.checks import conditions, reading
 
 KIND = "sysctl"
 
 
 def path_of(key: str) -> str:
-    return "/proc/sys/" + key.replace(".", "/")
+    return key if key.startswith("/") else "/proc/sys/" + key.replace(".", "/")
 
 
 def validate(check):
     return conditions.validate(check)
 
 
-def needs(check):
-    return [("cat", path_of(c["key"])) for c in check["expect"]]
+def needs(check, policy=None):
+    return [("cat", path_of(k)) for k in conditions.keys(check["expect"])]
 
 
 def judge(check, snap, vm):
     values, evidence = {}, []
-    for c in check["expect"]:
-        art = snap.file(path_of(c["key"]))
+    for key in conditions.keys(check["expect"]):
+        art = snap.file(path_of(key))
         if art is None:
-            return v.error(f"{path_of(c['key'])} was not collected")
-        evidence.append(v.Evidence.of(art))
+            return v.error(f"{path_of(key)} was not collected")
         if art.ok:
-            values[c["key"]] = art.stdout.strip()
+            values[key] = art.stdout.strip()
+            evidence.append(v.Evidence.of(art, f"{path_of(key)}: {values[key]}"))
+        elif reading.is_absent(art):
+            evidence.append(v.Evidence.of(art, f"{path_of(key)}: absent ({art.stderr.strip()})"))
+        else:  # e.g. bpf_jit_harden is 0600: without root it is unreadable, not unset
+            return reading.failure(art, path_of(key))
     ok, expected, actual, failing = conditions.evaluate(check["expect"], values)
     if ok:
         return v.passed(expected, actual, evidence)

@@ -1,0 +1,151 @@
+"""libvirt's `key = value` configuration files (qemu.conf, libvirtd.conf, virtlogd.conf).
+
+The grammar is that of libvirt's own reader (src/util/virconf.c), so a file this
+parser rejects is a file the daemon refuses to start with:
+  name    = letter (letter | digit | "_")*
+  value   = "string" | 'string' | \"\"\"multi-line string\"\"\" | [+-]digits | list
+  list    = "[" value ("," value)* ","? "]"   (blank lines allowed inside, comments not)
+  a `#` comment may follow a value; statements end at a newline or ";".
+For a key set twice libvirt uses the first occurrence; the later ones are kept in
+`Setting.shadowed` so evidence can show them.
+
+    >>> parse('user = "root"  # not this\\n')["user"].value
+    'root'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Setting:
+    key: str
+    value: str | int | list
+    line: int                 # line of the key, 1-based
+    text: str                 # the statement as written, on one line
+    shadowed: list[int] = field(default_factory=list)   # lines of later, ignored duplicates
+
+
+class ConfSyntaxError(ValueError):
+    def __init__(self, line: int, message: str):
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+def shown(value) -> str:
+    """The value as a string, as conditions compare it: lists as `["a", "b"]`."""
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{v}"' if isinstance(v, str) else shown(v) for v in value) + "]"
+    return str(value)
+
+
+class _Reader:
+    def __init__(self, text: str):
+        self.text, self.pos, self.line = text, 0, 1
+
+    def peek(self, n: int = 1) -> str:
+        return self.text[self.pos:self.pos + n]
+
+    def skip_blanks(self, eol: bool = False) -> None:
+        while self.pos < len(self.text) and (self.text[self.pos] in " \t" or
+                                             (eol and self.text[self.pos] in "\r\n")):
+            self.line += self.text[self.pos] == "\n"
+            self.pos += 1
+
+    def skip_line(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] not in "\r\n":
+            self.pos += 1
+
+    def fail(self, message: str):
+        raise ConfSyntaxError(self.line, message)
+
+    def string(self) -> str:
+        if self.peek(3) == '"""':
+            end = self.text.find('"""', self.pos + 3)
+            if end < 0:
+                self.fail("unterminated string")
+            body = self.text[self.pos + 3:end]
+            self.line += body.count("\n")
+            self.pos = end + 3
+            return body
+        quote, start = self.peek(), self.pos + 1
+        match = re.compile(rf"[^{quote}\r\n]*").match(self.text, start)
+        if self.text[match.end():match.end() + 1] != quote:
+            self.fail("unterminated string")
+        self.pos = match.end() + 1
+        return match.group()
+
+    def value(self):
+        self.skip_blanks()
+        c = self.peek()
+        if c in ('"', "'"):
+            return self.string()
+        if c == "[":
+            return self.items()
+        match = re.compile(r"[+-]?\d+").match(self.text, self.pos)
+        if match:
+            self.pos = match.end()
+            return int(match.group())
+        self.fail("expecting a value")
+
+    def items(self) -> list:
+        self.pos += 1
+        out, opened = [], self.line
+        self.skip_blanks(eol=True)
+        while self.peek() != "]":
+            if not self.peek():   # the end of the file: name the line that opened the list
+                raise ConfSyntaxError(opened, "list is not closed with ]")
+            if out:
+                if self.peek() != ",":
+                    self.fail("expecting a separator in list")
+                self.pos += 1
+                self.skip_blanks(eol=True)
+                if self.peek() == "]":
+                    break
+            out.append(self.value())
+            self.skip_blanks(eol=True)
+        self.pos += 1
+        return out
+
+    def statement(self) -> Setting | None:
+        self.skip_blanks(eol=True)
+        if self.pos >= len(self.text):
+            return None
+        if self.peek() == "#":
+            self.skip_line()
+            return None
+        match = re.compile(r"[A-Za-z][A-Za-z0-9_]*").match(self.text, self.pos)
+        if not match:
+            self.fail("expecting a name")
+        start, line = self.pos, self.line
+        self.pos = match.end()
+        self.skip_blanks()
+        if self.peek() != "=":
+            self.fail("expecting an assignment")
+        self.pos += 1
+        value = self.value()
+        text = " ".join(self.text[start:self.pos].split())
+        self.skip_blanks()
+        if self.peek() == "#":
+            self.skip_line()
+        if self.pos < len(self.text) and self.peek() not in "\r\n;":
+            self.fail("expecting a separator")
+        if self.peek() == ";":
+            self.pos += 1
+        return Setting(match.group(), value, line, text)
+
+
+def parse(text: str) -> dict[str, Setting]:
+    """Every key set in `text`, with where and how; raise ConfSyntaxError naming the line."""
+    reader, settings = _Reader(text), {}
+    while reader.pos < len(text):
+        s = reader.statement()
+        if s is None:
+            continue
+        if s.key in settings:
+            settings[s.key].shadowed.append(s.line)
+        else:
+            settings[s.key] = s
+    return settings

@@ -1,0 +1,22 @@
+"""Host OS (HOST-*): the rows of controls.yaml beside this file.
+
+Each test below runs once per (host or host/vm, control) row of its check kind;
+fixtures/targets.py makes the cases, hvconform.checks judges them, and
+case.check() turns the verdict into the outcome. Add a row, not a test.
+"""
+
+
+def test_bespoke(case):
+    case.check()
+
+
+def test_kernel_cmdline(case):
+    case.check()
+
+
+def test_sshd_config(case):
+    case.check()
+
+
+def test_sysctl(case):
+    case.check()
