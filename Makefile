@@ -14,7 +14,7 @@ APT_PACKAGES := python3-venv python3-dev gcc libvirt-dev pkg-config chromium
 
 demo: setup lab-up
 	@# pytest exits 1 when controls fail: for an audit that is a finding, not a broken run
-	$(PY) -m pytest --inventory inventories/lab.yaml -n 2 --dist loadgroup \
+	$(PY) -m pytest --inventory inventories/lab.yaml -n 2 \
 	    --run-id $(RUN_ID) -q || [ $$? -eq 1 ]
 	@echo "report: reports/$(RUN_ID)/report.html"
 

@@ -56,8 +56,12 @@ def _names(artifact) -> list[str]:
     return [n.strip() for n in artifact.stdout.splitlines() if n.strip()] if artifact and artifact.ok else []
 
 
-def second_round(snap: Snapshot) -> Batch:
+def second_round(snap: Snapshot, vm_needs=()) -> Batch:
+    """Per-domain and per-process reads, and the catalog's `{vm}` needs, expanded."""
     batch = Batch()
+    for command, arg in vm_needs:
+        if _key(command, arg) not in snap.artifacts:
+            batch.add(_key(command, arg), command, **({"path": arg} if command in _KEY_OF else {}))
     for d in snap.domains:
         batch.add(f"domain:{d.name}:inactive", "virsh_dumpxml_inactive", domain=d.name)
         if d.running:
@@ -82,21 +86,23 @@ def _round(transport, batch: Batch, snap: Snapshot, timeout: float) -> None:
                              f"(first: {missing[0]}); rc={result.rc}: {result.stderr.strip()[-300:]}")
 
 
-def collect_host(host, needs, policy: dict | None = None, accept_new_host_keys=False,
+def collect_host(host, controls, policy: dict | None = None, accept_new_host_keys=False,
                  jump=None) -> tuple[Snapshot, list[dict]]:
-    """Snapshot of one host and the log of what was sent. Never raises."""
+    """Snapshot of one host for these controls, and the log of what was sent. Never raises."""
     snap = Snapshot(host=host.name, facts=dict(host.facts), policy=dict(policy or {}),
                     started=_now())
     transport = None
     try:
         transport = open_transport(host, accept_new_host_keys, jump)
         snap.identity.update(transport.identity)
-        _round(transport, first_round(needs), snap, host.ssh.command_timeout)
+        _round(transport, first_round(checks.needs(controls, policy)), snap,
+               host.ssh.command_timeout)
         running = set(_names(snap.get("cmd:virsh_list_running")))
         snap.domains = [Domain(n, n in running) for n in _names(snap.get("cmd:virsh_list_all"))]
         snap.qemu_pids = qemu_pids(snap.get("cmd:ps").stdout)
-        if snap.domains or snap.qemu_pids:
-            _round(transport, second_round(snap), snap, host.ssh.command_timeout)
+        batch = second_round(snap, checks.needs(controls, policy, [d.name for d in snap.domains]))
+        if len(batch):
+            _round(transport, batch, snap, host.ssh.command_timeout)
         snap.status = COLLECTED
     except TransportError as exc:
         # After a successful first round the snapshot is still worth judging.
@@ -127,11 +133,10 @@ def collect_all(hosts, catalog, policy_for, accept_new_host_keys=False, on_done=
     `on_done(snapshot)` is called as each host finishes (for progress lines);
     `jump_hosts` are the inventory's hosts a jump_host may name (all, not only
     the selected ones)."""
-    needs = checks.needs(catalog.controls)
     by_name = {h.name: h for h in (jump_hosts or hosts)}
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
-        futures = {pool.submit(collect_host, h, needs, policy_for(h), accept_new_host_keys,
+        futures = {pool.submit(collect_host, h, catalog.controls, policy_for(h), accept_new_host_keys,
                                by_name.get(h.ssh.jump_host)): h for h in hosts}
         for future in as_completed(futures):
             snap, sent = future.result()

@@ -213,7 +213,9 @@ def _drain(chan, deadline: float):
             out += chan.recv(1 << 16)
         while chan.recv_stderr_ready():
             err += chan.recv_stderr(1 << 16)
-        if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+        # the exit status can overtake the last stderr data: wait for EOF as well
+        done = chan.exit_status_ready() and (chan.eof_received or chan.closed)
+        if done and not chan.recv_ready() and not chan.recv_stderr_ready():
             return chan.recv_exit_status(), bytes(out), bytes(err)
 
 

@@ -1,0 +1,55 @@
+"""Fixtures of the project's own tests (not the audit suites).
+
+Integration tests need the lab (`lab/lab up`, done by `make test`); they fail
+with that instruction when it is down, rather than skip silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+LAB_INVENTORY = ROOT / "inventories" / "lab.yaml"
+
+
+def lab_is_up() -> bool:
+    return subprocess.run([str(ROOT / "lab" / "lab"), "status", "--quiet"],
+                          capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def lab():
+    if not lab_is_up():
+        pytest.fail("the lab is not up: run `lab/lab up` (as root) first; `make test` does")
+    from hvconform import inventory
+
+    return inventory.load(LAB_INVENTORY)
+
+
+def run_suite(*args, reports_dir: Path, run_id: str | None = None, timeout=900):
+    """Run the audit suite in a child pytest, as a user would; return (proc, run_dir)."""
+    run_id = run_id or "t-" + uuid.uuid4().hex[:8]
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--run-id", run_id,
+           "--reports-dir", str(reports_dir), *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    return proc, reports_dir / run_id
+
+
+@pytest.fixture(scope="session")
+def lab_audit(lab, tmp_path_factory):
+    """One audit of the whole lab with two xdist workers, shared by the tests that read it."""
+    reports = tmp_path_factory.mktemp("reports")
+    proc, run_dir = run_suite("--inventory", str(LAB_INVENTORY), "-n", "2",
+                              reports_dir=reports)
+    assert proc.returncode == 1, f"expected findings (exit 1):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    results = json.loads((run_dir / "results.json").read_text())
+    return proc, run_dir, results
