@@ -37,8 +37,10 @@ def lab():
 def run_suite(*args, reports_dir: Path, run_id: str | None = None, timeout=900):
     """Run the audit suite in a child pytest, as a user would; return (proc, run_dir)."""
     run_id = run_id or "t-" + uuid.uuid4().hex[:8]
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--run-id", run_id,
-           "--reports-dir", str(reports_dir), *args]
+    # option=value: pytest takes a bare path argument for a test path when it picks
+    # its rootdir, before it knows our options (see README, "Auditing other hosts")
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--run-id={run_id}",
+           f"--reports-dir={reports_dir}", *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     return proc, reports_dir / run_id
@@ -48,7 +50,7 @@ def run_suite(*args, reports_dir: Path, run_id: str | None = None, timeout=900):
 def lab_audit(lab, tmp_path_factory):
     """One audit of the whole lab with two xdist workers, shared by the tests that read it."""
     reports = tmp_path_factory.mktemp("reports")
-    proc, run_dir = run_suite("--inventory", str(LAB_INVENTORY), "-n", "2",
+    proc, run_dir = run_suite(f"--inventory={LAB_INVENTORY}", "-n", "2",
                               reports_dir=reports)
     assert proc.returncode == 1, f"expected findings (exit 1):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     results = json.loads((run_dir / "results.json").read_text())
