@@ -30,14 +30,10 @@ def covering(entries, path: str):
 def config_in_backup_set(snap, vm, policy):
     manifest, required = policy["backup_manifest"], policy["backup_required_paths"]
     expected = f"{manifest} lists (or a parent of) each of {', '.join(required)}"
-    art = snap.file(manifest)
-    if art is None:
-        return v.error(f"{manifest} was not collected")
-    if reading.is_absent(art):
-        return v.failed(expected, f"no {manifest}", [v.Evidence.of(art, art.stderr.strip())],
-                        reason="no backup manifest: nothing shows the configuration is backed up")
-    if not art.ok:
-        return reading.failure(art, manifest)
+    art, end = reading.required_file(
+        snap, manifest, expected, "no backup manifest: nothing shows the configuration is backed up")
+    if end:
+        return end
     entries = _entries(art.stdout)
     found = {p: covering(entries, p) for p in required}
     missing = [p for p, hit in found.items() if hit is None]
@@ -72,14 +68,14 @@ def difference(a, b, path: str = "") -> str | None:
 def definition_export_current(snap, vm, policy):
     path = f"{policy['definition_backup_dir']}/{vm}.xml"
     expected = f"{path} exists and equals the current definition of {vm}"
-    art, current = snap.file(path), snap.domain_xml(vm)
-    if art is None or current is None or not current.ok:
-        return v.error(f"{path} or the definition of {vm} was not collected")
-    if reading.is_absent(art):
-        return v.failed(expected, "no backup copy", [v.Evidence.of(art, art.stderr.strip())],
-                        reason=f"no export of {vm}'s definition in {policy['definition_backup_dir']}")
-    if not art.ok:
-        return reading.failure(art, path)
+    current = snap.domain_xml(vm)
+    if current is None or not current.ok:
+        return v.error(f"the definition of {vm} was not collected")
+    art, end = reading.required_file(
+        snap, path, expected, f"no export of {vm}'s definition in {policy['definition_backup_dir']}",
+        absent_actual="no backup copy")
+    if end:
+        return end
     try:
         live_root = xmlsafe.parse(current.stdout)
     except xmlsafe.XMLError as exc:
@@ -106,14 +102,9 @@ def _when(text: str) -> datetime:
 def last_backup_within_rpo(snap, vm, policy):
     path, rpo = policy["backup_status_file"], policy["backup_rpo_hours"]
     expected = f"last successful backup (first line of {path}) at most {rpo} h before collection"
-    art = snap.file(path)
-    if art is None:
-        return v.error(f"{path} was not collected")
-    if reading.is_absent(art):
-        return v.failed(expected, f"no {path}", [v.Evidence.of(art, art.stderr.strip())],
-                        reason="no record of a successful backup")
-    if not art.ok:
-        return reading.failure(art, path)
+    art, end = reading.required_file(snap, path, expected, "no record of a successful backup")
+    if end:
+        return end
     try:
         collected = _when(snap.started)
     except ValueError:

@@ -35,14 +35,9 @@ def covers(allowed: str, os_id: str, version: str) -> bool:
 def supported_release(snap, vm, policy):
     allowed = policy["supported_releases"]
     expected = f"ID VERSION_ID in [{', '.join(allowed)}] and not past vendor end of support"
-    art = snap.file(OS_RELEASE)
-    if art is None:
-        return v.error(f"{OS_RELEASE} was not collected")
-    if reading.is_absent(art):
-        return v.failed(expected, f"no {OS_RELEASE}", [v.Evidence.of(art, art.stderr.strip())],
-                        reason="the release cannot be established")
-    if not art.ok:
-        return reading.failure(art, OS_RELEASE)
+    art, end = reading.required_file(snap, OS_RELEASE, expected, "the release cannot be established")
+    if end:
+        return end
     fields = os_release(art.stdout)
     os_id, version = fields.get("ID", (0, ""))[1], fields.get("VERSION_ID", (0, ""))[1]
     release = f"{os_id} {version}".strip()

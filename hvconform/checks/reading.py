@@ -21,3 +21,22 @@ def failure(art, what: str) -> v.Verdict:
     detail = art.stderr.strip().splitlines()[-1] if art.stderr.strip() else "no message"
     return v.error(f"{what}: command failed (rc {art.rc}): {detail}", [v.Evidence.of(art, art.stderr)])
 
+
+
+def required_file(snap, path: str, expected: str, absent_reason: str, absent_actual=None):
+    """Read a file a check cannot do without: (artifact, None) when it was read, else
+    (None, the verdict that ends the check): not collected or unreadable -> error,
+    absent -> fail with `absent_reason`.
+
+        art, end = reading.required_file(snap, "/etc/os-release", expected, "release unknown")
+        if end: return end
+    """
+    art = snap.file(path)
+    if art is None:
+        return None, v.error(f"{path} was not collected")
+    if is_absent(art):
+        return None, v.failed(expected, absent_actual or f"no {path}",
+                              [v.Evidence.of(art, art.stderr.strip())], reason=absent_reason)
+    if not art.ok:
+        return None, failure(art, path)
+    return art, None
