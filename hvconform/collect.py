@@ -43,7 +43,7 @@ def first_round(needs) -> Batch:
 
 
 def qemu_pids(ps_output: str) -> list[int]:
-    """QEMU processes from `ps -eo pid=,uid=,user=,comm=,args=` (comm is cut at 15)."""
+    """QEMU processes from `ps -eo pid=,uid=,user:32=,comm=,args=` (comm is cut at 15)."""
     pids = []
     for line in ps_output.splitlines():
         parts = line.split(None, 4)

@@ -21,7 +21,8 @@ COMMANDS: dict[str, str] = {
     "stat": "stat -c '%a %U %G %F' -- {path}",
     "readlink": "readlink -- {path}",
     # processes: the table, from which QEMU pids are taken
-    "ps": "ps -eo pid=,uid=,user=,comm=,args=",
+    # user:32, or procps cuts names longer than 8 characters ("libvirt+")
+    "ps": "ps -eo pid=,uid=,user:32=,comm=,args=",
     # sshd's effective configuration (needs root for the host keys)
     "sshd_effective": "sshd -T",
     # libvirt, through the read-only socket only

@@ -13,7 +13,7 @@ BACKLOG_MIN = 8192
 
 
 def running(snap, comm: str) -> tuple[list[str] | None, object]:
-    """Lines of `ps -eo pid=,uid=,user=,comm=,args=` whose command is `comm`;
+    """Lines of `ps -eo pid=,uid=,user:32=,comm=,args=` whose command is `comm`;
     None when the process table was not collected."""
     art = snap.get(PS)
     if art is None or not art.ok:

@@ -71,3 +71,12 @@ def test_one_bad_host_never_stops_the_others(lab, tmp_path):
     assert result["gone"][0].status == "unreachable" and "127.0.0.1:1" in result["gone"][0].error
     assert result["default"][0].status == "collected"
     assert sorted(done) == ["default", "gone"]
+
+
+def test_jump_host_named_in_the_inventory(lab):
+    """hardened reached through weak's sshd (a direct-tcpip channel), keys checked for both."""
+    target = dataclasses.replace(host(lab, "hardened"),
+                                 ssh=dataclasses.replace(host(lab, "hardened").ssh, jump_host="weak"))
+    snap, sent = collect_host(target, NEEDS, jump=host(lab, "weak"))
+    assert snap.status == "collected", snap.error
+    assert snap.identity["hostname"] == "hardened" and len(sent) == 2
