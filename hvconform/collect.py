@@ -32,13 +32,17 @@ def _key(command: str, arg: str) -> str:
     return _KEY_OF[command].format(arg) if command in _KEY_OF else f"cmd:{command}"
 
 
+def _add_need(batch: Batch, command: str, arg: str) -> None:
+    """A (command, argument) need as a batch entry under its artifact key."""
+    batch.add(_key(command, arg), command, **({"path": arg} if command in _KEY_OF else {}))
+
+
 def first_round(needs) -> Batch:
     batch = Batch()
     for key, name, args in IDENTITY:
         batch.add(key, name, **args)
     for command, arg in needs:
-        args = {"path": arg} if command in _KEY_OF else {}
-        batch.add(_key(command, arg), command, **args)
+        _add_need(batch, command, arg)
     return batch
 
 
@@ -61,7 +65,7 @@ def second_round(snap: Snapshot, vm_needs=()) -> Batch:
     batch = Batch()
     for command, arg in vm_needs:
         if _key(command, arg) not in snap.artifacts:
-            batch.add(_key(command, arg), command, **({"path": arg} if command in _KEY_OF else {}))
+            _add_need(batch, command, arg)
     for d in snap.domains:
         batch.add(f"domain:{d.name}:inactive", "virsh_dumpxml_inactive", domain=d.name)
         if d.running:

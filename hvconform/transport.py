@@ -46,9 +46,9 @@ class SentLog:
 
     entries: list[dict] = field(default_factory=list)
 
-    def add(self, script: str, started: float, rc: int | None, note: str = "") -> None:
+    def add(self, sent: list[str], started: float, rc: int | None, note: str = "") -> None:
         self.entries.append({"sent_at": _iso(started), "seconds": round(time.time() - started, 3),
-                             "rc": rc, "commands": commands.check_script(script), "note": note})
+                             "rc": rc, "commands": sent, "note": note})
 
 
 def _iso(t: float) -> str:
@@ -81,16 +81,16 @@ class LocalTransport:
         self.identity = {"host_key": None, "connection": "local"}
 
     def run(self, script: str, timeout: float) -> Result:
-        commands.check_script(script)
+        sent = commands.check_script(script)  # refuses an undeclared line before sending
         sudo = self.host.sudo and os.geteuid() != 0
         started = time.time()
         try:
             proc = subprocess.run(["sh", "-c", _wrap(script, sudo)], capture_output=True,
                                   timeout=timeout, stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            self.log.add(script, started, None, f"timed out after {timeout}s")
+            self.log.add(sent, started, None, f"timed out after {timeout}s")
             raise TransportError(TIMEOUT, f"commands did not finish within {timeout}s") from None
-        self.log.add(script, started, proc.returncode)
+        self.log.add(sent, started, proc.returncode)
         result = Result(proc.returncode, proc.stdout.decode("utf-8", "replace"),
                         proc.stderr.decode("utf-8", "replace"))
         if sudo:
@@ -176,19 +176,19 @@ class SSHTransport:
                          "host_key_verified": getattr(policy, "accepted", None) is None}
 
     def run(self, script: str, timeout: float) -> Result:
-        commands.check_script(script)
+        sent = commands.check_script(script)  # refuses an undeclared line before sending
         started = time.time()
         try:
             chan = self.client.get_transport().open_session(timeout=timeout)
             chan.exec_command(_wrap(script, self.host.sudo))
             rc, out, err = _drain(chan, started + timeout)
         except TransportError as exc:
-            self.log.add(script, started, None, str(exc))
+            self.log.add(sent, started, None, str(exc))
             raise
         except (paramiko.SSHException, OSError) as exc:
-            self.log.add(script, started, None, str(exc))
+            self.log.add(sent, started, None, str(exc))
             raise TransportError(ERROR, f"connection to {self.host.name} lost: {exc}") from None
-        self.log.add(script, started, rc)
+        self.log.add(sent, started, rc)
         result = Result(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
         if self.host.sudo:
             _sudo_failure(self.host, result)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from hvconform import verdict as v
 from hvconform.checks.ops import OPS, compare, describe, octal
 
 _KEYS = {"key", "op", "value", "default"}
@@ -91,3 +92,11 @@ def evaluate(conds: list[dict], values: dict) -> tuple[bool, str, str, list[str]
             ok = False
             failing.append(exp)
     return ok, "; ".join(expected), "; ".join(actual), failing
+
+
+def verdict(conds: list[dict], values: dict, evidence: list):
+    """Pass or fail `values` against the conditions, with one line each of expected and actual."""
+    ok, expected, actual, failing = evaluate(conds, values)
+    if ok:
+        return v.passed(expected, actual, evidence)
+    return v.failed(expected, actual, evidence, reason="not met: " + "; ".join(failing))

@@ -1,9 +1,4 @@
-"""Kernel hardening and MAC (KMAC-*): the rows of controls.yaml beside this file.
-
-Each test below runs once per (host or host/vm, control) row of its check kind;
-fixtures/targets.py makes the cases, hvconform.checks judges them, and
-case.check() turns the verdict into the outcome. Add a row, not a test.
-"""
+"""Kernel hardening and MAC (KMAC-*): one test per check kind, run once per row of controls.yaml (suites/README.md)."""
 
 
 def test_bespoke(case):
