@@ -25,7 +25,7 @@ APPLIES_TO = ("host", "vm", "inventory")
 REFERENCE_KEYS = ("nist", "pp_virt", "stig", "cis", "cac", "osg", "seed", "libvirt", "qemu")
 REQUIRED = ("id", "title", "severity", "applies_to", "check", "rationale", "remediation",
             "references")
-OPTIONAL = ("expected", "manual")
+OPTIONAL = ("expected", "manual", "when")
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 
@@ -42,7 +42,8 @@ class Control:
     remediation: str
     references: dict
     expected: str | None = None
-    manual: str | None = None
+    manual: str | None = None      # what a person must look at; the control never passes
+    when: dict | None = None       # gate: {family: rhel} or {present: /path} (checks/gates.py)
     source: str = ""          # "suites/qemu/controls.yaml:42", for error messages
 
     @property
@@ -135,9 +136,15 @@ def _control(domain, row, where, kinds):
                     f"(known: {', '.join(sorted(kinds))})")
     else:
         errs += [f"{where}: {cid}: check: {e}" for e in kinds[check["kind"]].validate(check)]
+    if "when" in row:
+        from hvconform.checks import gates
+        errs += [f"{where}: {cid}: when: {e}" for e in gates.validate(row["when"])]
+    if "manual" in row and not str(row["manual"] or "").strip():
+        errs.append(f"{where}: {cid}: manual must say what a person must look at")
     if errs:
         return errs
     return Control(id=cid, domain=domain, title=str(row["title"]), severity=row["severity"],
                    applies_to=row["applies_to"], check=check, rationale=str(row["rationale"]),
                    remediation=str(row["remediation"]), references=refs,
-                   expected=row.get("expected"), manual=row.get("manual"), source=where)
+                   expected=row.get("expected"), manual=row.get("manual"), when=row.get("when"),
+                   source=where)

@@ -9,6 +9,9 @@ One module per kind, each with the same four names:
                             site policy; an arg may hold `{vm}` (one per domain)
   judge(check, snap, vm) -> Verdict
                             a pure function of the snapshot; vm is None for host rows
+A control's `when:` gate (hvconform/checks/gates.py) is judged first; a control
+with `manual:` never passes: where its automated proxy passes, the verdict is manual,
+naming what a person must look at.
 Per-VM data (domain XML, the QEMU process of each running domain) is always
 collected, so per-VM kinds need not declare it.
 """
@@ -16,8 +19,8 @@ collected, so per-VM kinds need not declare it.
 from __future__ import annotations
 
 from hvconform import verdict as v
-from hvconform.checks import (bespoke, domain_xml, file_mode, kernel_cmdline, libvirt_conf,
-                              process, sshd_config, sysctl)
+from hvconform.checks import (bespoke, domain_xml, file_mode, gates, kernel_cmdline,
+                              libvirt_conf, process, sshd_config, sysctl)
 from hvconform.policy import DEFAULTS
 from hvconform.snapshot import COLLECTED, PARTIAL
 
@@ -33,9 +36,15 @@ def judge(control, snap, vm: str | None = None) -> v.Verdict:
     if vm is not None and snap.domain(vm) is None:
         return v.error(f"domain {vm} is not in the snapshot of {snap.host}")
     try:
-        return KINDS[control.kind].judge(control.check, snap, vm)
+        verdict = gates.gate(control.when, snap) or KINDS[control.kind].judge(control.check, snap, vm)
     except Exception as exc:  # a judging bug must show as an error verdict, not vanish
         return v.error(f"judging {control.id} raised {type(exc).__name__}: {exc}")
+    if control.manual and verdict.status == v.PASS:
+        # the automated proxy is necessary, not sufficient: a person decides the rest
+        return v.Verdict(v.MANUAL, verdict.expected, verdict.actual,
+                         f"automated part passed; a person must check: {control.manual}",
+                         verdict.evidence)
+    return verdict
 
 
 def needs(controls, policy: dict | None = None, domains=()) -> list[tuple[str, str]]:
@@ -48,7 +57,7 @@ def needs(controls, policy: dict | None = None, domains=()) -> list[tuple[str, s
     policy = {**DEFAULTS, **(policy or {})}
     seen: dict[tuple[str, str], None] = {}
     for c in controls:
-        for command, arg in KINDS[c.kind].needs(c.check, policy):
+        for command, arg in [*gates.needs(c.when), *KINDS[c.kind].needs(c.check, policy)]:
             for expanded in ([arg.replace("{vm}", d) for d in domains] if "{vm}" in arg else [arg]):
                 seen.setdefault((command, expanded), None)
     return list(seen)

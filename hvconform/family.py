@@ -1,0 +1,44 @@
+"""Which distribution family a host belongs to, from its /etc/os-release.
+
+Debian/Ubuntu and RHEL/Fedora/Rocky differ in paths, users and MAC (AppArmor vs
+SELinux); checks that differ ask `family(snap)`. The identity round always collects
+/etc/os-release, so this needs nothing declared.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+OS_RELEASE = "/etc/os-release"
+DEBIAN, RHEL = "debian", "rhel"
+_IDS = {DEBIAN: {"debian", "ubuntu"}, RHEL: {"rhel", "fedora", "centos", "rocky", "almalinux", "ol"}}
+
+
+def os_release(text: str) -> dict[str, str]:
+    """KEY=value lines with shell quoting -> {KEY: value}."""
+    out = {}
+    for line in text.splitlines():
+        key, eq, value = line.strip().partition("=")
+        if eq and key and not key.startswith("#"):
+            try:
+                out[key] = " ".join(shlex.split(value))
+            except ValueError:
+                out[key] = value.strip("\"'")
+    return out
+
+
+def family(snap) -> str | None:
+    """"debian", "rhel", or None when os-release is missing or names neither."""
+    art = snap.file(OS_RELEASE)
+    if art is None or not art.ok:
+        return None
+    fields = os_release(art.stdout)
+    ids = {fields.get("ID", "")} | set(fields.get("ID_LIKE", "").split())
+    return next((name for name, members in _IDS.items() if ids & members), None)
+
+
+def describe(snap) -> str:
+    """'debian 12' style, for reasons: the fact that decided."""
+    art = snap.file(OS_RELEASE)
+    fields = os_release(art.stdout) if art is not None and art.ok else {}
+    return f"{fields.get('ID', '?')} {fields.get('VERSION_ID', '')}".strip()

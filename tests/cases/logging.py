@@ -1,0 +1,7 @@
+"""Pass/fail cases of the logging controls not in LEGACY (tests/unit/test_catalog_cases.py)."""
+
+from tests.cases import *  # noqa: F403
+
+CASES: dict = {}
+
+NOT_APPLICABLE: dict = {}
