@@ -1,11 +1,12 @@
 """What the lab cannot show, and why: the exceptions to 'weak fails, hardened passes'.
 
 Every entry is a fact about a machine of this kind (see lab/README.md); the
-integration tests assert that these controls really do fail on hardened, so an
-entry that stops being true turns a test red.
+integration tests assert that these controls really do not pass on hardened (and
+do not fail on weak), so an entry that stops being true turns a test red.
 """
 
-# The hardened host fails these for a reason no configuration of it can change.
+# The hardened host does not pass these (it fails them, or they do not apply to a
+# Debian host of this kind), for a reason no configuration of it can change.
 HARDENED_CANNOT_PASS = {
     "KMAC-004": "no SELinux or AppArmor in this kernel: libvirt offers only the dac model",
     "LOG-001": "auditd is one per kernel, not per namespace; none runs in the lab",

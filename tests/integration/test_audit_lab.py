@@ -19,6 +19,7 @@ from tests.conftest import SHARED
 from tests.lab_expectations import HARDENED_CANNOT_PASS, WEAK_NOT_FAILING
 
 CATALOG = catalog_mod.load()
+OK_ON_HARDENED = {"pass", "not_applicable", "manual"}
 
 
 def verdicts(results, host, control):
@@ -57,9 +58,17 @@ def test_hardened_host_passes_what_can_pass_here(lab_audit, control):
     assert got, f"no verdict for {control} on hardened"
     statuses = {s for _, s in got}
     if control in HARDENED_CANNOT_PASS:
-        assert statuses == {"fail"}, f"{control} now passes on hardened: update the lab notes"
+        assert "pass" not in statuses, f"{control} now passes on hardened: update the lab notes"
         return
-    assert statuses <= {"pass", "not_applicable"} and "pass" in statuses, f"{control}: {sorted(got)}"
+    # manual: the automated part passed and a person decides the rest (never a pass)
+    assert statuses <= OK_ON_HARDENED and statuses & {"pass", "manual"}, f"{control}: {sorted(got)}"
+
+
+def test_weak_host_fails_at_least_80_percent_of_the_automated_controls(lab_audit):
+    _, _, results = lab_audit
+    automated = [c.id for c in CATALOG.controls if not c.manual]
+    failing = [c for c in automated if "fail" in [v["status"] for v in verdicts(results, "weak", c)]]
+    assert len(failing) >= 0.8 * len(automated), f"{len(failing)} of {len(automated)} fail on weak"
 
 
 def test_failures_carry_expected_actual_and_hashed_evidence(lab_audit):

@@ -46,6 +46,13 @@ def test_every_id_is_a_requirement_with_its_title_and_severity(cat):
             assert rows[c.id][-1] == "yes", f"{c.id} is per-VM here but not in REQUIREMENTS.md"
 
 
+def test_every_requirement_is_encoded_exactly_once(cat):
+    ids = [c.id for c in cat.controls]
+    missing = sorted(set(requirement_rows()) - set(ids))
+    assert not missing, f"{len(missing)} requirements not encoded: {', '.join(missing)}"
+    assert len(ids) == len(set(ids)) == 179
+
+
 def test_ids_are_unique(cat):
     ids = [c.id for c in cat.controls]
     assert len(ids) == len(set(ids))

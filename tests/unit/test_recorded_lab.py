@@ -36,9 +36,15 @@ def test_weak_fails(control):
 def test_hardened_passes(control):
     got = statuses("hardened", control)
     if control.id in HARDENED_CANNOT_PASS:
-        assert got == {"fail"}
+        assert "pass" not in got, got
     else:
-        assert got <= {"pass", "not_applicable"} and "pass" in got, got
+        assert got <= {"pass", "not_applicable", "manual"} and got & {"pass", "manual"}, got
+
+
+def test_weak_fails_at_least_80_percent_of_the_automated_controls():
+    automated = [c for c in CAT.controls if not c.manual]
+    failing = [c for c in automated if "fail" in statuses("weak", c)]
+    assert len(failing) >= 0.8 * len(automated), f"{len(failing)} of {len(automated)}"
 
 
 @pytest.mark.parametrize("host", sorted(SNAPS))
