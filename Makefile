@@ -25,7 +25,7 @@ audit-local: setup
 test: setup lab-up
 	$(PY) -m pytest tests -n 2 -q
 
-setup: apt $(VENV)/.installed
+setup: apt $(VENV)/.installed $(VENV)-oscal/.installed
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -41,6 +41,12 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
+# the OSCAL validator for the tests (tests/requirements-oscal.txt says why it is apart)
+$(VENV)-oscal/.installed: tests/requirements-oscal.txt
+	python3 -m venv $(VENV)-oscal
+	$(VENV)-oscal/bin/python -m pip install -q -r tests/requirements-oscal.txt
+	touch $@
+
 lab-up:
 	lab/lab up
 
@@ -48,4 +54,4 @@ lab-down:
 	lab/lab down
 
 clean: lab-down
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV)-oscal

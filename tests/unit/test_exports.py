@@ -1,0 +1,116 @@
+"""Exports: CSV of verdicts, and OSCAL assessment-results validated against the
+OSCAL model (compliance-trestle, in .venv-oscal: see tests/requirements-oscal.txt)."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import subprocess
+
+import pytest
+
+from hvconform.bundle import sha256_bytes
+from hvconform.export import oscal, verdicts_csv
+from tests.conftest import ROOT
+
+OSCAL_PYTHON = ROOT / ".venv-oscal" / "bin" / "python"
+VALIDATE = """
+import json, sys
+from trestle.oscal.assessment_results import Model
+try:
+    Model.model_validate(json.load(sys.stdin))
+except Exception as exc:
+    print(exc); sys.exit(1)
+print("valid")
+"""
+
+EVIDENCE = {"source": "cat -- /etc/libvirt/qemu.conf", "sha256": "ab" * 32,
+            "excerpt": 'vnc_listen = "0.0.0.0"', "collected_at": "2026-11-23T14:51:56Z"}
+RESULTS = {
+    "tool": {"name": "hvconform", "version": "0.1.0", "catalog_digest": "cd" * 32},
+    "run": {"id": "r1", "started": "2026-11-23T14:51:56Z", "finished": "2026-11-23T14:52:00Z",
+            "inventory": "inventories/lab.yaml", "replayed_from": None},
+    "hosts": [{"name": "weak", "status": "collected", "error": None,
+               "identity": {"hostname": "weak", "machine_id": "3d12", "host_key": "ssh-ed25519 SHA256:x"}}],
+    "verdicts": [
+        {"control": "QEMU-001", "title": "VNC listens on loopback", "domain": "qemu",
+         "severity": "high", "host": "weak", "vm": None, "status": "fail",
+         "expected": "127.0.0.1", "actual": "=HYPERLINK(\"http://x\")", "reason": "open",
+         "remediation": "Set vnc_listen.", "references": {}, "evidence": [EVIDENCE],
+         "test": "suites/qemu/test_qemu.py::test_libvirt_conf[weak-QEMU-001]"},
+        {"control": "QEMU-004", "title": "Guest runs unprivileged", "domain": "qemu",
+         "severity": "medium", "host": "weak", "vm": "weak-guest", "status": "waived",
+         "expected": "user != root", "actual": "root", "reason": "waived until 2027-01-01",
+         "remediation": "", "references": {}, "evidence": [EVIDENCE],
+         "waiver": {"approver": "Jane", "ticket": "SEC-1", "expires": "2027-01-01",
+                    "justification": "legacy", "expired": False},
+         "test": "t2"},
+        {"control": "HOST-001", "title": "t", "domain": "host", "severity": "low", "host": "weak",
+         "vm": None, "status": "pass", "expected": "a", "actual": "a", "reason": None,
+         "remediation": "", "references": {}, "evidence": [], "test": "t3"}]}
+SNAPSHOT = b'{"host": "weak"}'
+
+
+def test_csv_has_one_row_per_verdict_with_waiver_and_hashed_evidence():
+    rows = list(csv.DictReader(io.StringIO(verdicts_csv.render(RESULTS))))
+    assert [(r["control"], r["host"], r["vm"], r["status"]) for r in rows] == [
+        ("QEMU-001", "weak", "", "fail"), ("QEMU-004", "weak", "weak-guest", "waived"),
+        ("HOST-001", "weak", "", "pass")]
+    assert rows[1]["waiver_approver"] == "Jane" and rows[1]["waiver_expires"] == "2027-01-01"
+    assert rows[0]["evidence"] == f"cat -- /etc/libvirt/qemu.conf={'ab' * 32}"
+    assert rows[0]["test"].endswith("[weak-QEMU-001]")
+
+
+def test_csv_cells_from_hosts_never_become_spreadsheet_formulas():
+    rows = list(csv.DictReader(io.StringIO(verdicts_csv.render(RESULTS))))
+    assert rows[0]["actual"] == "'=HYPERLINK(\"http://x\")"
+    assert verdicts_csv._safe("-1") == "-1" and verdicts_csv._safe("-cmd") == "'-cmd"
+
+
+def oscal_validate(doc) -> subprocess.CompletedProcess:
+    if not OSCAL_PYTHON.exists():
+        pytest.fail(f"{OSCAL_PYTHON} is missing: `make setup` makes it (tests/requirements-oscal.txt)")
+    return subprocess.run([str(OSCAL_PYTHON), "-c", VALIDATE], input=json.dumps(doc),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_oscal_export_is_valid_assessment_results():
+    doc = oscal.build(RESULTS, {"weak": SNAPSHOT})
+    proc = oscal_validate(doc)
+    assert proc.returncode == 0 and "valid" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_oscal_validator_rejects_what_is_not_oscal():
+    doc = oscal.build(RESULTS, {"weak": SNAPSHOT})
+    broken = copy.deepcopy(doc)
+    del broken["assessment-results"]["results"][0]["findings"][0]["target"]
+    assert oscal_validate(broken).returncode == 1
+    extra = copy.deepcopy(doc)
+    extra["assessment-results"]["results"][0]["verdicts"] = []
+    assert oscal_validate(extra).returncode == 1
+
+
+def test_findings_link_observations_and_hashed_evidence():
+    ar = oscal.build(RESULTS, {"weak": SNAPSHOT})["assessment-results"]
+    result = ar["results"][0]
+    resources = {r["uuid"]: r for r in ar["back-matter"]["resources"]}
+    observations = {o["uuid"]: o for o in result["observations"]}
+    states = [(f["target"]["target-id"], f["target"]["status"]["state"]) for f in result["findings"]]
+    assert states == [("QEMU-001", "not-satisfied"), ("QEMU-004", "not-satisfied"),
+                      ("HOST-001", "satisfied")]
+    finding = result["findings"][0]
+    obs = observations[finding["related-observations"][0]["observation-uuid"]]
+    artifact = resources[obs["relevant-evidence"][0]["href"].lstrip("#")]
+    assert {"name": "sha256", "ns": oscal.NS, "value": "ab" * 32} in artifact["props"]
+    snapshot = next(r for r in resources.values() if r["title"] == "Snapshot of weak")
+    assert snapshot["rlinks"][0] == {"href": "snapshots/weak.json", "media-type": "application/json",
+                                     "hashes": [{"algorithm": "SHA-256", "value": sha256_bytes(SNAPSHOT)}]}
+    assert artifact["rlinks"][0]["href"] == snapshot["rlinks"][0]["href"]
+    waived = result["findings"][1]
+    assert {"name": "waiver-approver", "ns": oscal.NS, "value": "Jane"} in waived["props"]
+
+
+def test_the_same_results_give_the_same_document():
+    assert oscal.build(RESULTS, {"weak": SNAPSHOT}) == oscal.build(RESULTS, {"weak": SNAPSHOT})
