@@ -82,10 +82,10 @@ def by_reference(controls) -> dict[str, dict[str, list]]:
                 ids = index[key][reference_id(key, value)]
                 if c not in ids:
                     ids.append(c)
-    return {k: dict(sorted(v.items(), key=lambda kv: _natural(kv[0]))) for k, v in index.items() if v}
+    return {k: dict(sorted(v.items(), key=lambda kv: natural_key(kv[0]))) for k, v in index.items() if v}
 
 
-def _natural(text: str):
+def natural_key(text: str):
     """AC-3 before AC-12: numbers compare as numbers."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
