@@ -2,9 +2,11 @@
 
 Round 1 sends identity, the process table, the domain lists and every static
 artifact the catalog's checks declare (files, stats, sshd -T, capabilities).
-Round 2 sends what round 1 revealed: each domain's XML and each QEMU process's
-/proc entries. Artifact keys:
-  file:<path>  stat:<path>  cmd:<command name>  domain:<name>:inactive|live
+Round 2 sends what round 1 revealed: each domain's XML, each QEMU process's
+/proc entries (status, cmdline, cgroup; ns/mnt and exe links) and the libvirt
+daemons' exe links. Artifact keys:
+  file:<path>  stat:<path>  readlink:<path>  elf:<path>  stat_children:<dir>
+  cmd:<command name>  domain:<name>:inactive|live
 Hosts are collected concurrently; one failing host never stops the others.
 """
 
@@ -25,7 +27,9 @@ IDENTITY = [("cmd:hostname", "hostname", {}), ("file:/etc/machine-id", "cat", {"
             ("cmd:virsh_list_all", "virsh_list_all", {}),
             ("cmd:virsh_list_running", "virsh_list_running", {})]
 
-_KEY_OF = {"cat": "file:{}", "stat": "stat:{}", "readlink": "readlink:{}"}
+_KEY_OF = {"cat": "file:{}", "stat": "stat:{}", "readlink": "readlink:{}",
+           "elf_hardening": "elf:{}", "stat_children": "stat_children:{}"}
+LIBVIRT_DAEMONS = ("libvirtd", "virtqemud", "virtproxyd")   # their /proc/<pid>/exe: QEMU-021
 
 
 def _key(command: str, arg: str) -> str:
@@ -48,10 +52,19 @@ def first_round(needs) -> Batch:
 
 def qemu_pids(ps_output: str) -> list[int]:
     """QEMU processes from `ps -eo pid=,uid=,user:32=,comm=,args=` (comm is cut at 15)."""
+    return _pids(ps_output, lambda comm: comm.startswith("qemu-system") or comm == "qemu-kvm")
+
+
+def daemon_pids(ps_output: str) -> list[int]:
+    """The libvirt management daemons' pids, from the same table."""
+    return _pids(ps_output, lambda comm: comm in LIBVIRT_DAEMONS)
+
+
+def _pids(ps_output: str, wanted) -> list[int]:
     pids = []
     for line in ps_output.splitlines():
         parts = line.split(None, 4)
-        if len(parts) >= 4 and (parts[3].startswith("qemu-system") or parts[3] == "qemu-kvm"):
+        if len(parts) >= 4 and wanted(parts[3]):
             pids.append(int(parts[0]))
     return pids
 
@@ -71,8 +84,14 @@ def second_round(snap: Snapshot, vm_needs=()) -> Batch:
         if d.running:
             batch.add(f"domain:{d.name}:live", "virsh_dumpxml_live", domain=d.name)
     for pid in snap.qemu_pids:
-        for leaf in ("status", "cmdline"):
+        for leaf in ("status", "cmdline", "cgroup"):
             batch.add(f"file:/proc/{pid}/{leaf}", "cat", path=f"/proc/{pid}/{leaf}")
+        # its mount namespace (QEMU-007) and whether its binary was replaced (QEMU-021)
+        for link in ("ns/mnt", "exe"):
+            batch.add(f"readlink:/proc/{pid}/{link}", "readlink", path=f"/proc/{pid}/{link}")
+    ps = snap.get("cmd:ps")
+    for pid in daemon_pids(ps.stdout if ps is not None else ""):
+        batch.add(f"readlink:/proc/{pid}/exe", "readlink", path=f"/proc/{pid}/exe")
     return batch
 
 

@@ -31,6 +31,31 @@ COMMANDS: dict[str, str] = {
     "virsh_capabilities": f"{VIRSH} capabilities",
     "virsh_dumpxml_inactive": f"{VIRSH} dumpxml --inactive {{domain}}",
     "virsh_dumpxml_live": f"{VIRSH} dumpxml {{domain}}",
+    # the libvirt daemon model (checks/daemons.py: $DCONF/$PCONF rows, LIBV-001): the state
+    # of each socket unit, one line per unit in this order, and the socket unit files
+    "systemctl_libvirt_active": ("systemctl is-active virtqemud.socket libvirtd.socket virtproxyd.socket "
+                                 "virtproxyd-tcp.socket virtproxyd-tls.socket libvirtd-tcp.socket libvirtd-tls.socket"),
+    "systemctl_libvirt_sockets": ("systemctl cat --no-pager virtqemud.socket virtqemud-ro.socket "
+                                  "virtqemud-admin.socket virtproxyd.socket virtproxyd-ro.socket "
+                                  "virtproxyd-admin.socket virtproxyd-tcp.socket virtproxyd-tls.socket "
+                                  "libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket "
+                                  "libvirtd-tcp.socket libvirtd-tls.socket"),
+    # qemu (QEMU-*)
+    "qemu_modules": "ls -1d /usr/lib/*/qemu/*.so /usr/lib64/qemu-kvm/*.so",  # QEMU-017, both layouts
+    # QEMU-016: the ELF hardening markers of one binary (readelf's own lines, filtered)
+    "elf_hardening": ("readelf -hlWd --dyn-syms -- {path} | "
+                      "grep -E 'Type:|GNU_STACK|GNU_RELRO|BIND_NOW|FLAGS|__stack_chk_fail|_chk@'"),
+    "stat_children": "stat -c '%a %U %G %F %n' -- {path}/*",              # QEMU-020: golden images
+    # QEMU-022: the bridge helper of both families and its ACL file
+    "bridge_helper_stat": ("stat -c '%a %U %G %F %n' -- /usr/libexec/qemu-bridge-helper "
+                           "/usr/lib/qemu/qemu-bridge-helper /etc/qemu/bridge.conf"),
+    # libvirt (LIBV-*)
+    # LIBV-015: the hook scripts, two levels deep (qemu, network, ... and their *.d dirs)
+    "libvirt_hooks_stat": ("stat -c '%a %U %G %F %n' -- /etc/libvirt/hooks /etc/libvirt/hooks/* "
+                           "/etc/libvirt/hooks/*/*"),
+    # LIBV-010: every line of every polkit rules file, as file:line:text
+    "polkit_rules": "grep -r -n -e . -- /etc/polkit-1/rules.d /usr/share/polkit-1/rules.d",
+    "getent_libvirt_groups": "getent group libvirt kvm",                  # LIBV-010, LIBV-012
 }
 
 # Fixed lines that frame a batch; they run no program but printf and export.

@@ -4,7 +4,9 @@
          stats={"/etc/libvirt/qemu.conf": "600 root root regular file"},
          sshd="permitrootlogin no\\n",
          domains={"vm1": domain()},                   # inactive XML; live = same
-         procs={4242: (status(uid=107), qemu_args("vm1"))})
+         procs={4242: (status(uid=107), qemu_args("vm1"))},
+         cmds={"systemctl_libvirt_active": (1, "", "System has not been booted ...\\n"),
+               ("elf_hardening", "/usr/sbin/libvirtd"): "  Type: DYN ..."})
 A value of None in `files`/`stats` makes that path absent on the host (rc 1 and
 "No such file or directory"), as cat/stat report it; a key left out is "not
 collected". A domain with a process in `procs` is running.
@@ -12,6 +14,7 @@ collected". A domain with a process in `procs` is running.
 
 from __future__ import annotations
 
+from hvconform.collect import _key
 from hvconform.commands import render
 from hvconform.snapshot import Artifact, Domain, Snapshot
 
@@ -28,7 +31,8 @@ def _artifact(key: str, source: str, value, missing_message: str) -> Artifact:
 
 
 def snap(files=None, stats=None, sshd=None, domains=None, live=None, procs=None, running=None,
-         ps=None, capabilities=None, policy=None, host="h1", started=STARTED, **extra) -> Snapshot:
+         ps=None, capabilities=None, cmds=None, policy=None, host="h1", started=STARTED,
+         **extra) -> Snapshot:
     s = Snapshot(host=host, started=started, policy=dict(policy or {}), **extra)
     for path, text in (files or {}).items():
         s.add(_artifact(f"file:{path}", render("cat", path=path), text,
@@ -42,6 +46,13 @@ def snap(files=None, stats=None, sshd=None, domains=None, live=None, procs=None,
         s.add(_artifact("cmd:ps", render("ps"), ps, ""))
     if capabilities is not None:
         s.add(_artifact("cmd:virsh_capabilities", render("virsh_capabilities"), capabilities, ""))
+    for name, value in (cmds or {}).items():   # any other declared command: text or (rc, out, err)
+        if isinstance(name, tuple):                # (command, path) of a command with a path
+            command, path = name
+            s.add(_artifact(_key(command, path), render(command, path=path), value,
+                            f"{command}: {path}: No such file or directory\n"))
+        else:
+            s.add(_artifact(f"cmd:{name}", render(name), value, ""))
     procs = procs or {}
     running = set(running if running is not None else
                   {n for n in (domains or {}) for _, args in procs.values() if _names(args, n)})

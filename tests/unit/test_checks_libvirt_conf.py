@@ -143,6 +143,6 @@ def test_not_collected_is_an_error():
 
 def test_validate():
     assert libvirt_conf.validate(CHECK) == []
-    assert "'file' must be an absolute path" in libvirt_conf.validate({**CHECK, "file": "qemu.conf"})
+    assert "'file' must be an absolute path, $DCONF or $PCONF" in libvirt_conf.validate({**CHECK, "file": "qemu.conf"})
     assert any("missing" in e for e in libvirt_conf.validate({**CHECK, "missing": "skip"}))
     assert libvirt_conf.needs(CHECK) == [("cat", QCONF)]
