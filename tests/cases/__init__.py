@@ -24,8 +24,16 @@ def qconf(text: str = "") -> dict:
     return {"files": {QCONF: text}}
 
 
+# The lab's daemon model ($DCONF = $PCONF = libvirtd.conf): no systemd, libvirtd started
+# with --listen (hvconform/checks/daemons.py).
+NO_SYSTEMD = (1, "", "System has not been booted with systemd as init system (PID 1). Can't operate.\n")
+PS_LIBVIRTD = "    1     0 root     init            /sbin/init\n   62     0 root     libvirtd        libvirtd -d --listen\n"
+
+
 def dconf(text: str = "", **more) -> dict:
-    return {"files": {DCONF: text}, **more}
+    """libvirtd.conf with `text`, on a host whose daemon model says that is $DCONF and $PCONF."""
+    return {"files": {DCONF: text, "/etc/libvirt/virtqemud.conf": None, "/etc/libvirt/virtproxyd.conf": None},
+            "ps": PS_LIBVIRTD, "cmds": {"systemctl_libvirt_active": NO_SYSTEMD}, **more}
 
 
 def cmdline(text: str) -> dict:
