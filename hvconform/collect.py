@@ -112,8 +112,10 @@ def _round(transport, batch: Batch, snap: Snapshot, timeout: float) -> None:
 def collect_host(host, controls, policy: dict | None = None, accept_new_host_keys=False,
                  jump=None) -> tuple[Snapshot, list[dict]]:
     """Snapshot of one host for these controls, and the log of what was sent. Never raises."""
-    snap = Snapshot(host=host.name, facts=dict(host.facts), policy=dict(policy or {}),
-                    started=_now())
+    facts = dict(host.facts)
+    if host.vms is not None:  # the VMs the inventory expects, for reconciliation and isolation
+        facts["vms"] = host.vms
+    snap = Snapshot(host=host.name, facts=facts, policy=dict(policy or {}), started=_now())
     transport = None
     try:
         transport = open_transport(host, accept_new_host_keys, jump)

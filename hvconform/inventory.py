@@ -46,6 +46,8 @@ class Host:
     labels: dict = field(default_factory=dict)  # the site's own, free-form
     groups: list[str] = field(default_factory=list)
     source: str = ""  # "inventories/lab.yaml:14": where the host is declared
+    # VMs the site expects here, {name: facts}; None when the inventory does not list them
+    vms: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -153,4 +155,4 @@ def _host(name: str, m: dict, groups: list[str], source: str) -> Host:
             ssh[key] = float(ssh[key])
     return Host(name=name, connection=m["connection"], address=m.get("address", ""),
                 ssh=SSHSettings(**ssh), sudo=m["sudo"], facts=m["facts"], labels=m["labels"],
-                groups=groups, source=source)
+                groups=groups, source=source, vms=m.get("vms"))

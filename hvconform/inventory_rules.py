@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 
 TOP_KEYS = ("defaults", "policy", "groups", "hosts")
-HOST_KEYS = ("connection", "address", "ssh", "sudo", "facts", "labels")
+HOST_KEYS = ("connection", "address", "ssh", "sudo", "facts", "labels", "vms")
 DEFAULTS_KEYS = ("connection", "ssh", "sudo", "facts", "labels")  # no address: one per host
 SSH_KEYS = ("user", "port", "identity_file", "known_hosts", "jump_host", "connect_timeout",
             "command_timeout")
 FACT_KEYS = ("security_level", "tenant", "role")
+VM_KEYS = ("name",) + FACT_KEYS  # a `vms:` entry: a name, or a mapping with its facts
 PATH_KEYS = ("identity_file", "known_hosts")
 
 # Names become pytest ids, --limit arguments and file names in the evidence bundle.
@@ -119,12 +120,43 @@ def section(check: Check, at: tuple, raw, known, base: Path) -> dict | None:
             key_file = out["ssh"].get("identity_file")
             if isinstance(key_file, Path) and not key_file.is_file():
                 check(at + ("ssh", "identity_file"), f"no such file: {key_file}")
+        elif key == "vms":
+            out["vms"] = vms(check, at + ("vms",), value)
         elif key in ("facts", "labels"):
             hint = "; free-form ones go under labels:" if key == "facts" else ""
             entries = check.keys(at + (key,), value, FACT_KEYS if key == "facts" else None, hint)
             out[key] = {k: check.value(at + (key, k), v, key) for k, v in entries.items()}
         else:
             out[key] = check.value(at + (key,), value, key)
+    return out
+
+
+def vms(check: Check, at: tuple, raw) -> dict | object:
+    """`vms: [name, {name: x, tenant: t, security_level: l}]` -> {name: facts}; BAD if wrong.
+
+    The VMs the site expects on a host: reconciled with the domains found there, and
+    their facts feed the isolation analysis (hvconform/isolation).
+    """
+    if not isinstance(raw, list):
+        check(at, f"expected a list of VM names or {{name: ..., tenant: ..., security_level: ...}}, "
+                  f"got {show(raw)}")
+        return BAD
+    out: dict[str, dict] = {}
+    for i, item in enumerate(raw):
+        facts = {}
+        if isinstance(item, dict):
+            entries = check.keys(at + (i,), item, VM_KEYS)
+            facts = {k: check.value(at + (i, k), v, "facts") for k, v in entries.items() if k != "name"}
+            if "name" not in item:
+                check(at + (i,), "a VM needs a name")
+                continue
+            item = item["name"]
+        if not isinstance(item, str) or not item.strip() or "/" in item:
+            check(at + (i,), f"expected a libvirt domain name (no '/'), got {show(item)}")
+        elif item in out:
+            check(at + (i,), f"VM {item!r} is listed twice")
+        else:
+            out[item] = {k: v for k, v in facts.items() if v is not BAD}
     return out
 
 

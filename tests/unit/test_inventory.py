@@ -136,7 +136,7 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
      "inv.yaml:6: hosts.a.ssh.port: expected an integer from 1 to 65535, got True"),
     ("  a:\n    address: x\n    adress: y\n",
      "inv.yaml:6: hosts.a.adress: unknown key (did you mean 'address'?); "
-     "known keys: connection, address, ssh, sudo, facts, labels"),
+     "known keys: connection, address, ssh, sudo, facts, labels, vms"),
     ("  a:\n    address: x\n    ssh:\n      usr: root\n",
      "inv.yaml:7: hosts.a.ssh.usr: unknown key (did you mean 'user'?); known keys: user, port, "
      "identity_file, known_hosts, jump_host, connect_timeout, command_timeout"),
@@ -184,6 +184,36 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
 ])
 def test_each_mistake_is_located(site, body, expected):
     assert errors_of(site, HEAD + body) == [expected]
+
+
+def test_vms_a_host_should_have_with_their_facts(site):
+    text = HEAD + ("  a:\n    address: x\n    vms:\n      - web1\n"
+                   "      - {name: db1, tenant: acme, security_level: high}\n  b:\n    address: y\n")
+    a, b = load_text(text, site / "inv.yaml").hosts
+    assert a.vms == {"web1": {}, "db1": {"tenant": "acme", "security_level": "high"}}
+    assert b.vms is None  # not listed: nothing to reconcile
+
+
+@pytest.mark.parametrize("vms, expected", [
+    ("web1", ["inv.yaml:6: hosts.a.vms: expected a list of VM names or {name: ..., tenant: ..., "
+              "security_level: ...}, got 'web1'"]),
+    ("[web1, web1]", ["inv.yaml:6: hosts.a.vms[1]: VM 'web1' is listed twice"]),
+    ("[a/b, 3]", ["inv.yaml:6: hosts.a.vms[0]: expected a libvirt domain name (no '/'), got 'a/b'",
+                  "inv.yaml:6: hosts.a.vms[1]: expected a libvirt domain name (no '/'), got 3"]),
+    ("\n      - {tenant: acme}\n      - {name: x, tennant: acme}\n      - {name: y, security_level: 2}",
+     ["inv.yaml:7: hosts.a.vms[0]: a VM needs a name",
+      "inv.yaml:8: hosts.a.vms[1].tennant: unknown key (did you mean 'tenant'?); "
+      "known keys: name, security_level, tenant, role",
+      "inv.yaml:9: hosts.a.vms[2].security_level: expected a string, got 2"]),
+])
+def test_vm_mistakes_are_located(site, vms, expected):
+    assert errors_of(site, HEAD + f"  a:\n    address: x\n    vms: {vms}\n") == expected
+
+
+def test_vms_are_per_host_not_defaults(site):
+    text = "defaults:\n  vms: [x]\nhosts:\n  a: {connection: local}\n"
+    [error] = errors_of(site, text)
+    assert error.startswith("inv.yaml:2: defaults.vms: unknown key; known keys: connection, ssh,")
 
 
 @pytest.mark.parametrize("groups, expected", [
