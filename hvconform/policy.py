@@ -32,6 +32,23 @@ DEFAULTS: dict = {
     "backup_status_file": "/var/backups/libvirt/last-success",
     # BKP-003: recovery point objective: the last success may be at most this old.
     "backup_rpo_hours": 24,
+    # ISO-005, ISO-015, ISO-016, NET-016: a VM's tenant and security level, from the
+    # domain XML's <metadata> in this namespace (libvirt keeps one element per namespace
+    # under <metadata>, so both values sit in one wrapper element):
+    #   <metadata>
+    #     <vs:virt-security xmlns:vs="urn:hvconform:virt-security">
+    #       <vs:security-level>high</vs:security-level>
+    #       <vs:tenant>acme</vs:tenant>
+    #     </vs:virt-security>
+    #   </metadata>
+    # (`virsh metadata <vm> --uri <namespace> --key vs --set '<virt-security>...'` writes
+    # it.) A domain without the tag takes its facts from the inventory's `vms:` entry of
+    # its host (security_level, tenant); where both say something, the XML wins and
+    # ISO-015 reports the disagreement.
+    "vm_metadata_namespace": "urn:hvconform:virt-security",
+    # ISO-016: the security levels whose VMs are sensitive: every vCPU and the emulator
+    # pinned, on physical cores (SMT siblings included) that no other VM uses.
+    "sensitive_security_levels": ["high"],
 }
 
 

@@ -19,14 +19,15 @@ collected, so per-VM kinds need not declare it.
 from __future__ import annotations
 
 from hvconform import verdict as v
-from hvconform.checks import (bespoke, domain_xml, file_mode, gates, kernel_cmdline,
+from hvconform.checks import (bespoke, domain_xml, file_mode, gates, inventory, kernel_cmdline,
                               libvirt_conf, process, sshd_config, sysctl)
 from hvconform.policy import DEFAULTS
 from hvconform.snapshot import COLLECTED, PARTIAL
 
 KINDS = {m.KIND: m for m in (sysctl, libvirt_conf, sshd_config, file_mode, kernel_cmdline,
-                             process, domain_xml, bespoke)}
+                             process, domain_xml, bespoke, inventory)}
 PER_VM_KINDS = ("process", "domain_xml")   # rows of these kinds must say applies_to: vm
+INVENTORY_KINDS = ("inventory",)           # ... and these applies_to: inventory (checks/inventory.py)
 
 
 def judge(control, snap, vm: str | None = None) -> v.Verdict:

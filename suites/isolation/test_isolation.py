@@ -11,3 +11,7 @@ def test_kernel_cmdline(case):
 
 def test_sysctl(case):
     case.check()
+
+
+def test_inventory(case):
+    case.check()

@@ -7,3 +7,7 @@ def test_domain_xml(case):
 
 def test_libvirt_conf(case):
     case.check()
+
+
+def test_inventory(case):
+    case.check()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hvconform import catalog, commands
-from hvconform.checks import PER_VM_KINDS, needs
+from hvconform.checks import INVENTORY_KINDS, PER_VM_KINDS, needs
 from hvconform.yamlload import load_located
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,6 +72,8 @@ def test_per_vm_kinds_are_per_vm_rows(cat):
     for c in cat.controls:
         if c.kind in PER_VM_KINDS:
             assert c.applies_to == "vm", c.id
+        elif c.kind in INVENTORY_KINDS:
+            assert c.applies_to == "inventory", c.id
         elif c.kind != "bespoke":
             assert c.applies_to == "host", c.id
 

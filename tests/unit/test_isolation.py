@@ -1,0 +1,333 @@
+"""Isolation across the inventory (hvconform/isolation, checks/inventory.py): each
+analysis passes and fails on small inventories, each finding names the VMs and the
+resource they share, and no well-formed domain XML makes an analysis raise."""
+
+from pathlib import Path
+
+import pytest
+
+from hvconform import verdict as v
+from hvconform.checks import inventory
+from hvconform.isolation import cpus
+from hvconform.isolation.guests import guests_of
+from hvconform.isolation.reconcile import reconcile, summary
+from hvconform.snapshot import Artifact
+from tests.guests import NO_SMT, NS, SMT_ON, disk, guest, metadata, nic, seclabel
+from tests.snapshots import domain, snap
+
+CORPUS = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpus" / "libvirt-domains").glob("*.xml"))
+
+
+def outcomes(analysis, *snaps):
+    return inventory.outcomes({"kind": "inventory", "analysis": analysis}, {s.host: s for s in snaps})
+
+
+def fails(analysis, *snaps):
+    found = outcomes(analysis, *snaps)
+    assert all(o.verdict.status in (v.FAIL, v.PASS, v.NOT_APPLICABLE) for o in found), \
+        [o.verdict.reason for o in found]
+    return [o for o in found if o.verdict.status == v.FAIL]
+
+
+def status(analysis, *snaps):
+    return {o.verdict.status for o in outcomes(analysis, *snaps)}
+
+
+def host(name="h1", running=(), facts=None, **guests_and_more):
+    extra = {k: guests_and_more.pop(k) for k in ("files", "cmds") if k in guests_and_more}
+    return snap(host=name, domains=guests_and_more, running=set(running), facts=facts or {}, **extra)
+
+
+# -- where tenant and level come from -------------------------------------------------
+
+def test_metadata_in_the_site_namespace_wins_over_the_inventory():
+    s = host(a=guest("a", tenant="acme", level="high"), b=domain(name="b"),
+             c=domain(name="c", top=metadata("evil", "low", ns="urn:other")),
+             facts={"vms": {"a": {"tenant": "other"}, "b": {"tenant": "globex", "security_level": "low"}}})
+    a, b, c = guests_of(s)[0]
+    assert (a.tenant, a.level) == ("acme", "high")
+    assert (b.tenant, b.level) == ("globex", "low")          # from the inventory's vms:
+    assert (c.tenant, c.level) == (None, None)                 # another namespace is not ours
+
+
+def test_a_site_namespace_from_policy():
+    s = host(a=domain(name="a", top=metadata("acme", "high", ns="urn:example:sec")))
+    s.policy = {"vm_metadata_namespace": "urn:example:sec"}
+    assert guests_of(s)[0][0].tenant == "acme"
+
+
+def test_a_domain_whose_xml_is_missing_stops_the_host_with_an_error():
+    s = host(a=guest("a"))
+    del s.artifacts["domain:a:inactive"]
+    [found] = outcomes("shared_disks", s)
+    assert found.verdict.status == v.ERROR and "inactive XML of domain a was not collected" in found.verdict.reason
+
+
+# -- cpusets ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, cpuset", [("0-3,^2,8", {0, 1, 3, 8}), ("1", {1}), ("0-1, 4", {0, 1, 4})])
+def test_cpusets(text, cpuset):
+    assert cpus.parse_cpuset(text) == cpuset
+
+
+def test_a_bad_cpuset_is_an_error_verdict_not_an_exception():
+    s = host(a=guest("a", level="high", pins="0-x"), **SMT_ON)
+    [found] = outcomes("sensitive_pinning", s)
+    assert found.verdict.status == v.ERROR and "not a cpuset" in found.verdict.reason
+
+
+def test_placement_follows_pins_then_the_domain_cpuset():
+    from lxml import etree
+    root = etree.fromstring("<domain><vcpu cpuset='2-3'>2</vcpu><cputune><vcpupin vcpu='0' cpuset='1'/>"
+                            "</cputune></domain>")
+    place = cpus.placement(root)
+    assert place.vcpus == {0: {1}, 1: {2, 3}} and place.emulator == {2, 3} and place.cpus() == {1, 2, 3}
+    assert cpus.placement(etree.fromstring("<domain><vcpu>1</vcpu></domain>")).unpinned() == ["vCPU 0", "emulator"]
+
+
+# -- ISO-005 -----------------------------------------------------------------------------
+
+def tenants_on_siblings(**more):
+    return host("weak", a=guest("a", "acme", "low", pins="0", emulator="0"),
+                b=guest("b", "globex", "low", pins="1", emulator="1"), **more)
+
+
+def test_iso005_tenants_on_smt_siblings_fail_naming_both_and_the_core():
+    [found] = fails("shared_cores", tenants_on_siblings(**SMT_ON))
+    assert found.vms == ["weak/a", "weak/b"] and found.host == "weak"
+    assert "core {0,1}" in found.verdict.actual and "SMT on" in found.verdict.actual
+    assert "tenant acme" in found.verdict.actual and "tenant globex" in found.verdict.actual
+    assert any("vcpupin" in e.excerpt for e in found.verdict.evidence)
+
+
+def test_iso005_passes_without_smt_with_sched_core_or_within_one_tenant():
+    assert status("shared_cores", tenants_on_siblings(**NO_SMT)) == {v.PASS}
+    core = {"files": {**SMT_ON["files"], "/etc/libvirt/qemu.conf": 'sched_core = "vcpus"\n'},
+            "cmds": SMT_ON["cmds"]}
+    assert status("shared_cores", tenants_on_siblings(**core)) == {v.PASS}
+    same = host(a=guest("a", "acme", pins="0"), b=guest("b", "acme", pins="1"), **SMT_ON)
+    assert status("shared_cores", same) == {v.PASS}
+
+
+def test_iso005_an_unpinned_vm_may_use_every_core():
+    smt_on_separate_cores = {"files": {**SMT_ON["files"]}, "cmds": NO_SMT["cmds"]}
+    s = host(a=guest("a", "acme", pins="0", emulator="0"), b=guest("b", "globex"), **smt_on_separate_cores)
+    [found] = fails("shared_cores", s)
+    assert "core {0}" in found.verdict.actual and "core {1}" not in found.verdict.actual
+
+
+def test_iso005_unknown_topology_is_an_error():
+    [found] = outcomes("shared_cores", tenants_on_siblings())
+    assert found.verdict.status == v.ERROR and "topology" in found.verdict.reason
+
+
+# -- ISO-016 -----------------------------------------------------------------------------
+
+def test_iso016_sensitive_vm_unpinned_and_sharing_cores_fails():
+    s = host("weak", a=guest("a", "acme", "low", pins="0"), b=guest("b", "globex", "high", pins="1"), **SMT_ON)
+    found = fails("sensitive_pinning", s)
+    assert [f.vms for f in found] == [["weak/b"], ["weak/b", "weak/a"]]
+    assert "emulator not pinned" in found[0].verdict.actual
+    assert "sensitive weak/b" in found[1].verdict.actual and "core {0,1}" in found[1].verdict.actual
+
+
+def test_iso016_sensitive_vm_on_a_core_of_its_own_passes():
+    s = host(a=guest("a", level="low", pins="0", emulator="0"), b=guest("b", level="high", pins="1", emulator="1"),
+             **NO_SMT)
+    assert status("sensitive_pinning", s) == {v.PASS}
+    assert status("sensitive_pinning", host(a=guest("a", level="low"), **NO_SMT)) == {v.NOT_APPLICABLE}
+
+
+def test_iso016_two_sensitive_vms_sharing_a_core_are_one_finding():
+    s = host(a=guest("a", level="high", pins="0", emulator="0"), b=guest("b", level="high", pins="0", emulator="0"),
+             **NO_SMT)
+    [found] = fails("sensitive_pinning", s)
+    assert sorted(found.vms) == ["h1/a", "h1/b"]
+
+
+# -- ISO-015 -----------------------------------------------------------------------------
+
+def test_iso015_mixed_levels_untagged_and_disagreeing_vms_fail():
+    s = host("weak", a=guest("a", level="low"), b=guest("b", level="high"), c=domain(name="c"),
+             d=guest("d", level="low"), facts={"vms": {"d": {"security_level": "high"}}})
+    actual = [f.verdict.actual for f in fails("security_levels", s)]
+    assert any(a.startswith("weak/c has no security level") and NS in a for a in actual)
+    assert "weak/d is security level low in its domain XML but high in the inventory" in actual
+    assert "VMs of 2 security levels share host weak (high: b; low: a, d)" in actual
+
+
+def test_iso015_vms_off_the_hosts_declared_level_fail():
+    s = host("hardened", a=guest("a", level="low"), facts={"security_level": "high"})
+    [found] = fails("security_levels", s)
+    assert found.vms == ["hardened/a"] and "declares high" in found.verdict.actual
+
+
+def test_iso015_one_level_per_host_passes_across_hosts():
+    one = host("h1", a=guest("a", level="high"), b=guest("b", level="high"))
+    two = host("h2", c=guest("c", level="low"))
+    assert status("security_levels", one, two) == {v.PASS}
+
+
+# -- ISO-023 -----------------------------------------------------------------------------
+
+def test_iso023_a_disk_writable_by_two_vms_fails_naming_both_and_the_path():
+    s = host("weak", a=guest("a", devices=[disk("/img/a.img")]), b=guest("b", devices=[disk("/img/a.img", "vdb")]))
+    [found] = fails("shared_disks", s)
+    assert found.vms == ["weak/a", "weak/b"]
+    assert found.verdict.actual == ("/img/a.img on weak is used by 2 VMs, not all read-only: "
+                                    "weak/a (writable as vda), weak/b (writable as vdb)")
+    assert all("/img/a.img" in e.excerpt for e in found.verdict.evidence)
+
+
+def test_iso023_read_only_everywhere_passes_and_same_path_on_two_hosts_is_two_files():
+    ro = disk("/img/base.iso", extra="<readonly/>")
+    assert status("shared_disks", host(a=guest("a", devices=[ro]), b=guest("b", devices=[ro]))) == {v.PASS}
+    assert status("shared_disks", host("h1", a=guest("a", devices=[disk("/img/a.img")])),
+                  host("h2", b=guest("b", devices=[disk("/img/a.img")]))) == {v.PASS}
+
+
+def test_iso023_a_backing_file_another_vm_writes_fails():
+    overlay = disk("/img/b.qcow2", extra="<backingStore type='file'><format type='raw'/>"
+                                         "<source file='/img/base.img'/></backingStore>")
+    s = host(a=guest("a", devices=[disk("/img/base.img")]), b=guest("b", devices=[overlay]))
+    [found] = fails("shared_disks", s)
+    assert "h1/b (backing file of vda)" in found.verdict.actual
+
+
+def test_iso023_a_network_disk_is_shared_across_hosts():
+    rbd = ("<disk type='network' device='disk'><source protocol='rbd' name='pool/vol'>"
+           "<host name='ceph1' port='6789'/></source><target dev='vda'/></disk>")
+    [found] = fails("shared_disks", host("h1", a=guest("a", devices=[rbd])), host("h2", b=guest("b", devices=[rbd])))
+    assert found.host == "*" and found.vms == ["h1/a", "h2/b"] and "rbd pool/vol" in found.verdict.actual
+    assert inventory.case_id(found, "ISO-023") == "h1/a+h2/b-ISO-023"
+
+
+def test_iso023_a_shareable_disk_fails():
+    [found] = fails("shared_disks", host(a=guest("a", devices=[disk("/img/a.img", extra="<shareable/>")])))
+    assert found.vms == ["h1/a"] and "<shareable/>" in found.verdict.actual
+
+
+# -- KMAC-006 ----------------------------------------------------------------------------
+
+def running_pair(label_a, label_b):
+    return host("h1", running={"a", "b"}, a=guest("a", top=seclabel(label_a)), b=guest("b", top=seclabel(label_b)))
+
+
+def test_kmac006_two_running_vms_with_one_mcs_pair_fail():
+    s = running_pair("system_u:system_r:svirt_t:s0:c1,c2", "system_u:system_r:svirt_t:s0:c1,c2")
+    [found] = fails("shared_labels", s)
+    assert found.vms == ["h1/a", "h1/b"] and "share the label selinux s0:c1,c2" in found.verdict.actual
+
+
+def test_kmac006_unique_pairs_pass_and_no_running_vm_is_not_applicable():
+    s = running_pair("system_u:system_r:svirt_t:s0:c1,c2", "system_u:system_r:svirt_tcg_t:s0:c3,c4")
+    assert status("shared_labels", s) == {v.PASS}
+    assert status("shared_labels", host(a=guest("a"))) == {v.NOT_APPLICABLE}
+
+
+def test_kmac006_unconfined_and_unlabelled_running_vms_fail():
+    s = host(running={"a", "b"}, a=guest("a", top=seclabel("system_u:system_r:unconfined_t:s0")),
+             b=guest("b", top="  <seclabel type='dynamic' model='dac' relabel='yes'><label>+0:+0</label></seclabel>\n"))
+    actual = sorted(f.verdict.actual for f in fails("shared_labels", s))
+    assert actual == ["h1/a runs as system_u:system_r:unconfined_t:s0, not confined by svirt_t",
+                      "h1/b runs without an sVirt/AppArmor label (seclabel models: dac)"]
+
+
+def test_kmac006_one_static_label_in_two_definitions_fails():
+    label = seclabel("system_u:system_r:svirt_t:s0:c10,c20", kind="static")
+    [found] = fails("shared_labels", host(a=guest("a", top=label), b=guest("b", top=label)))
+    assert "(defined, static label)" in found.verdict.actual and found.vms == ["h1/a", "h1/b"]
+
+
+# -- NET-016 -----------------------------------------------------------------------------
+
+def test_net016_tenants_on_one_bridge_without_isolation_fail():
+    s = host("weak", a=guest("a", "acme", devices=[nic()]), b=guest("b", "globex", devices=[nic(isolated=True)]))
+    [found] = fails("shared_segments", s)
+    assert found.vms == ["weak/a", "weak/b"]
+    assert found.verdict.actual.startswith("tenants acme, globex share bridge br0 (untagged) on weak")
+    assert "weak/a (tenant acme, port not isolated)" in found.verdict.actual
+
+
+@pytest.mark.parametrize("a, b", [
+    (nic(isolated=True), nic(isolated=True)),        # both ports isolated
+    (nic(vlan=10), nic(vlan=20)),                    # different VLANs
+    (nic("br0"), nic("br1")),                        # different bridges
+])
+def test_net016_isolated_or_separate_segments_pass(a, b):
+    assert status("shared_segments", host(a=guest("a", "acme", devices=[a]), b=guest("b", "globex", devices=[b]))) \
+        == {v.PASS}
+
+
+def test_net016_a_network_that_isolates_its_ports_passes():
+    net = "<interface type='network'><source network='tenants'/></interface>"
+    s = host(a=guest("a", "acme", devices=[net]), b=guest("b", "globex", devices=[net]))
+    s.add(Artifact("cmd:virsh_net_dumpxml_all", "virsh net-dumpxml (each network)", 0,
+                   "### network tenants\n<network><name>tenants</name><port isolated='yes'/></network>\n"))
+    assert status("shared_segments", s) == {v.PASS}
+    del s.artifacts["cmd:virsh_net_dumpxml_all"]
+    [found] = fails("shared_segments", s)
+    assert found.verdict.actual.endswith("the networks' XML was not read")
+    assert status("shared_segments", host(a=guest("a"))) == {v.NOT_APPLICABLE}
+
+
+# -- the whole inventory -----------------------------------------------------------------
+
+def test_an_uncollected_host_is_an_error_and_the_others_are_still_analysed():
+    down = snap(host="down", status="unreachable", error="connection refused")
+    up = host("up", a=guest("a", devices=[disk("/i")]), b=guest("b", devices=[disk("/i")]))
+    found = outcomes("shared_disks", down, up)
+    assert [(o.host, o.verdict.status) for o in found] == [("down", v.ERROR), ("up", v.FAIL)]
+    assert inventory.case_id(found[0], "ISO-023") == "down-ISO-023"
+    assert inventory.case_id(found[1], "ISO-023") == "up/a+b-ISO-023"
+
+
+def test_a_pass_is_one_outcome_for_the_inventory_with_evidence():
+    [found] = outcomes("shared_disks", host(a=guest("a", devices=[disk("/a")])))
+    assert (found.host, found.vms, found.verdict.status) == ("*", [], v.PASS)
+    assert found.verdict.evidence and inventory.case_id(found, "ISO-023") == "inventory-ISO-023"
+
+
+def test_judge_on_one_host_merges_the_findings():
+    s = host(a=guest("a", devices=[disk("/x"), disk("/y", "vdb")]), b=guest("b", devices=[disk("/x"), disk("/y", "vdb")]))
+    verdict = inventory.judge({"kind": "inventory", "analysis": "shared_disks"}, s)
+    assert verdict.status == v.FAIL and verdict.actual.count("used by 2 VMs") == 2 and "\n" not in verdict.actual
+
+
+def test_validate_names_the_known_analyses():
+    assert inventory.validate({"kind": "inventory", "analysis": "nope"})[0].startswith("unknown analysis 'nope' (known:")
+    assert inventory.validate({"kind": "inventory", "analysis": "shared_disks", "x": 1}) == ["unknown keys ['x']"]
+
+
+# -- the inventory's vms: against what was found ----------------------------------------
+
+def test_reconcile_reports_vms_not_found_and_not_listed():
+    s = host("weak", a=domain(name="a"), b=domain(name="b"), facts={"vms": {"a": {}, "old": {}}})
+    s.add(Artifact("cmd:virsh_list_all", "virsh list", 0, "a\nb\n"))
+    entries = reconcile({"weak": s, "other": host("other", c=domain(name="c"))})
+    assert entries == [{"host": "weak", "vm": "old", "status": "not_found"},
+                       {"host": "weak", "vm": "b", "status": "not_listed"}]
+    assert summary(entries) == ["VMs listed in the inventory but not found: weak/old",
+                                "VMs found but not listed in the inventory: weak/b"]
+
+
+def test_reconcile_skips_a_host_whose_domains_could_not_be_listed():
+    s = host("weak", facts={"vms": {"a": {}}})
+    s.add(Artifact("cmd:virsh_list_all", "virsh list", 1, "", "error: failed to connect"))
+    assert reconcile({"weak": s}) == []
+
+
+# -- never raises on libvirt's own domain XML ---------------------------------------------
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+def test_every_analysis_over_the_libvirt_corpus(path):
+    text = path.read_text()
+    # the same definition twice, running: every pairwise comparison is exercised
+    s = snap(domains={"vm1": text, "vm2": text}, running={"vm1", "vm2"}, **SMT_ON)
+    for name in sorted(inventory.ANALYSES):
+        for found in outcomes(name, s):
+            if path.name == "broken-xml-invalid.xml":
+                assert found.verdict.status == v.ERROR and "not well-formed" in found.verdict.reason
+            else:
+                assert found.verdict.status in (v.PASS, v.FAIL, v.NOT_APPLICABLE) or \
+                    "not a cpuset" in found.verdict.reason, (name, found.verdict.reason)
