@@ -102,6 +102,15 @@ class Report:
         return self.doc.get("tool", {})
 
     @property
+    def manual_grouped(self) -> list[tuple[dict, list[str]]]:
+        """Manual items once per control and thing to look at, with every target it
+        concerns: the same question on ten hosts is one question."""
+        groups: dict[tuple, tuple[dict, list[str]]] = {}
+        for rec in self.manual:
+            groups.setdefault((rec["control"], rec.get("reason")), (rec, []))[1].append(target(rec))
+        return list(groups.values())
+
+    @property
     def host_names(self) -> list[str]:
         return [r.name for r in self.hosts]
 

@@ -101,18 +101,27 @@ def test_drift_section_only_when_results_have_drift():
               "new_failure": True, "evidence": [{"source": "cat -- /etc/libvirt/qemu.conf",
                                                  "before_sha256": "b" * 64, "after_sha256": "c" * 64,
                                                  "before_excerpt": 'user = "qemu"', "after_excerpt": 'user = "root"'}]}
-    page = render({**sample(), "drift": {"baseline": "reports/last-night/bundle.tar.gz", "changes": [change]}})
+    page = render({**sample(), "drift": {"baseline": "reports/last-night/bundle.tar.gz", "baseline_run": "night-1",
+                                         "new_failures": 1, "changes": [change]}})
+    assert '<b id="new-failures">1 new failure(s)</b>' in page and "night-1" in page
     drift = page[page.index('id="drift-table"'):]
     assert "new failure" in drift and "user = &#34;qemu&#34;" in drift and "user = &#34;root&#34;" in drift
     assert "reports/last-night/bundle.tar.gz" in page
 
 
-def test_replay_and_catalog_change_are_announced():
+def test_replay_catalog_change_and_interruption_are_announced():
     d = sample()
-    d["run"].update(replayed_from="bundle.tar.gz", catalog_changed=True)
+    d["run"].update(replayed_from="/r/bundle.tar.gz", replayed_run="night-1",
+                    catalog_changed={"bundle": "1" * 64, "current": "2" * 64, "note": "new catalog"},
+                    interrupted="interrupted (KeyboardInterrupt)",
+                    not_judged=["suites/qemu/test_qemu.py::test_bespoke[c-QEMU-001]"])
     page = render(d)
-    assert 'id="replayed"' in page and "bundle.tar.gz" in page and 'id="catalog-changed"' in page
-    assert 'id="replayed"' not in render(sample())
+    assert 'id="replayed"' in page and "/r/bundle.tar.gz" in page and "night-1" in page
+    assert 'id="catalog-changed"' in page and "1" * 16 in page and "2" * 16 in page
+    incomplete = page[page.index('id="incomplete"'):]
+    assert "KeyboardInterrupt" in incomplete and "test_bespoke[c-QEMU-001]" in incomplete
+    quiet = render(sample())
+    assert 'id="replayed"' not in quiet and 'id="catalog-changed"' not in quiet and 'id="incomplete"' not in quiet
 
 
 def test_unverified_host_key_and_uncollected_host_are_flagged():

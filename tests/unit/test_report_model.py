@@ -99,6 +99,14 @@ def test_manual_items_keep_what_a_person_must_look_at():
     assert [(v["control"], v["reason"]) for v in r.manual] == [("HOST-021", "compare guest OS with the baseline")]
 
 
+def test_the_same_manual_question_on_several_targets_is_asked_once():
+    look = "read each polkit rule"
+    r = model.build(doc(rec("LIBV-010", "a", "manual", reason=look), rec("LIBV-010", "b", "manual", reason=look),
+                        rec("LIBV-015", "a", "manual", reason="read the hooks")))
+    assert [(v["control"], targets) for v, targets in r.manual_grouped] == [
+        ("LIBV-010", ["a", "b"]), ("LIBV-015", ["a"])]
+
+
 def test_isolation_holds_inventory_controls_and_records_with_vms():
     cat = Catalog([control("ISO-030", "isolation", applies_to="inventory"), control("QEMU-001")], "0" * 64)
     r = model.build(doc(rec("ISO-030", "a", "fail", domain="isolation"),
