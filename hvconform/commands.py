@@ -59,6 +59,46 @@ COMMANDS: dict[str, str] = {
     # LIBV-010: every line of every polkit rules file, as file:line:text
     "polkit_rules": "grep -r -n -e . -- /etc/polkit-1/rules.d /usr/share/polkit-1/rules.d",
     "getent_libvirt_groups": "getent group libvirt kvm",                  # LIBV-010, LIBV-012
+    # host (HOST-*) and logging (LOG-*)
+    # installed packages, both families (HOST-004, -006, -007, -015, -018); the epoch is not printed by rpm -qa
+    "dpkg_list": "dpkg-query -l",
+    "rpm_list": "rpm -qa",
+    # HOST-002: pending security updates from the cached metadata only (never refreshed)
+    "apt_upgradable": "apt list --upgradable",
+    "dnf_security_info": "dnf -C -q updateinfo info --security",
+    # HOST-003: installed kernels; RHEL's own verdict on a pending reboot (rc 1 = needed)
+    "ls_boot": "ls -1 -- /boot",
+    "needs_restarting": "needs-restarting -r",
+    # HOST-005: apt trust overrides (judged in Python), every line of every dnf repo file
+    "apt_trust": "grep -rnIiE -- 'trusted|allow' /etc/apt",
+    "dnf_repos": "grep -rHn -- '' /etc/yum.repos.d",
+    # systemd: default target (HOST-006), unit-file states, which work without a running
+    # systemd (HOST-007, -008, -015, -018, LOG-008), running services (HOST-008)
+    "systemctl_default": "systemctl get-default",
+    "systemctl_unit_files": "systemctl list-unit-files --no-legend --no-pager",
+    "systemctl_running": "systemctl list-units --type=service --state=running --no-legend --plain --no-pager",
+    # HOST-015: install/blacklist directives for usb-storage in every modprobe.d
+    "modprobe_usb_storage": ("grep -rHnE -- '^[[:space:]]*(install|blacklist)[[:space:]]+usb[-_]storage' "
+                             "/etc/modprobe.d /run/modprobe.d /lib/modprobe.d /usr/lib/modprobe.d"),
+    # HOST-018: AIDE selection lines of both families' config layouts, and what schedules aide
+    "aide_rules": "grep -rHnE -- '^[[:space:]]*[!=]?/' /etc/aide.conf /etc/aide/aide.conf /etc/aide/aide.conf.d",
+    "aide_cron": "grep -rlI -- aide /etc/crontab /etc/cron.d /etc/cron.daily /var/spool/cron",
+    # LOG-003: libvirt's VIRT_* audit records since boot
+    "ausearch_virt": "ausearch -m VIRT_CONTROL,VIRT_MACHINE_ID,VIRT_RESOURCE -ts boot",
+    # LOG-004, LOG-005: loaded audit rules; LOG-006: audit status (enabled 2 = immutable)
+    "auditctl_rules": "auditctl -l",
+    "auditctl_status": "auditctl -s",
+    # LOG-007: every line of rsyslog's drop-in files (actions can span lines)
+    "rsyslog_d": "grep -rHn -- '' /etc/rsyslog.d",
+    # LOG-008: every line of journald's drop-in files
+    "journald_conf_d": "grep -rHn -- '' /etc/systemd/journald.conf.d",
+    # LOG-012: chronyd's sources (^* = the one synchronised to); systemd's sync flag
+    "chronyc_sources": "chronyc -n sources",
+    "timedatectl_ntp": "timedatectl show -p NTPSynchronized",
+    # LOG-014: TCP listeners with their processes (root for other users' processes)
+    "ss_listeners_procs": "ss -Htlnp",
+    # LOG-015: free space where audit logs are written (1024-byte blocks)
+    "df_audit": "df -Pk -- /var/log/audit",
 }
 
 # Fixed lines that frame a batch; they run no program but printf and export.

@@ -49,6 +49,100 @@ DEFAULTS: dict = {
     # ISO-016: the security levels whose VMs are sensitive: every vCPU and the emulator
     # pinned, on physical cores (SMT siblings included) that no other VM uses.
     "sensitive_security_levels": ["high"],
+    # HOST-002: patch SLA in days: a pending security advisory older than this fails;
+    # critical ones get the shorter SLA. apt records no advisory date, so on Debian and
+    # Ubuntu every pending security update counts as overdue.
+    "patch_sla_days": 30,
+    "patch_sla_days_critical": 7,
+    # HOST-004: minimum versions of the virtualization stack per family, as the package
+    # manager prints them (dpkg: [epoch:]upstream-revision; rpm: VERSION-RELEASE, rpm -qa
+    # prints no epoch). Set them to the versions that close the CVEs the site tracks;
+    # these defaults are Debian 12.x and RHEL 9.4 point-release versions. Packages not
+    # installed are skipped; at least one listed package must be installed.
+    "minimum_versions": {
+        "debian": {"qemu-system-x86": "1:7.2+dfsg-7+deb12u6",
+                   "libvirt-daemon-system": "9.0.0-4+deb12u1",
+                   "libvirt-daemon": "9.0.0-4+deb12u1"},
+        "rhel": {"qemu-kvm-core": "8.2.0-11.el9_4",
+                 "libvirt-daemon-driver-qemu": "10.0.0-6.el9_4",
+                 "libvirt-daemon": "10.0.0-6.el9_4"},
+    },
+    # HOST-006: packages of an X server or display manager, per family.
+    "graphical_packages": {
+        "debian": ["xserver-xorg-core", "xwayland", "gdm3", "lightdm", "sddm", "xdm"],
+        "rhel": ["xorg-x11-server-common", "xorg-x11-server-Xorg", "xorg-x11-server-Xwayland",
+                 "gdm", "sddm", "lightdm"],
+    },
+    # HOST-007: network service packages that must not be installed, per family.
+    "unneeded_packages": {
+        "debian": ["vsftpd", "telnetd", "inetutils-telnetd", "tftpd-hpa", "tftpd", "atftpd",
+                   "rsh-server", "nis", "talkd"],
+        "rhel": ["vsftpd", "telnet-server", "tftp-server", "rsh-server", "ypserv", "talk-server"],
+    },
+    # HOST-007: services that may be installed (rpcbind and nfs-utils come with libvirt
+    # packages) but must be neither enabled nor running; both families' unit names.
+    "unneeded_services": ["avahi-daemon", "cups", "rpcbind", "nfs-server", "nfs-kernel-server",
+                          "smb", "smbd", "nmbd"],
+    # HOST-008: services (systemd unit names without .service, shell patterns) allowed
+    # to run on a hypervisor. Add the site's monitoring and IDS agents.
+    "service_allowlist": ["libvirtd", "virtqemud", "virtlogd", "virtlockd", "virtproxyd",
+                          "virtnetworkd", "virtnodedevd", "virtsecretd", "virtstoraged",
+                          "virtinterfaced", "virtnwfilterd", "machined", "systemd-*",
+                          "ssh", "sshd", "auditd", "chronyd", "chrony", "firewalld",
+                          "nftables", "rsyslog", "dbus", "dbus-broker", "polkit", "cron",
+                          "crond", "getty@*", "serial-getty@*", "user@*", "irqbalance",
+                          "tuned", "NetworkManager", "sssd", "rngd", "ksmtuned",
+                          "qemu-guest-agent", "mcelog", "rasdaemon", "usbguard",
+                          "unattended-upgrades", "atd", "lvm2-*", "multipathd", "smartd"],
+    # HOST-008: daemons (process names) never approved on a hypervisor: judged always,
+    # and alone where systemd does not run.
+    "service_denylist": ["dockerd", "containerd", "kubelet", "podman", "httpd", "apache2",
+                         "nginx", "lighttpd", "mysqld", "mariadbd", "postgres", "mongod",
+                         "redis-server", "vsftpd", "smbd", "cupsd", "avahi-daemon"],
+    # HOST-010: PAM modules accepted as a second factor for keyboard-interactive logins.
+    "mfa_pam_modules": ["pam_u2f", "pam_oath", "pam_google_authenticator", "pam_duo",
+                        "pam_sss", "pam_yubico", "pam_radius_auth"],
+    # HOST-013: the most failed logins pam_faillock may allow before locking (STIG: 3).
+    "faillock_deny_max": 3,
+    # HOST-015: whether USBGuard must run (false where the site has no USB ports exposed
+    # and relies on usb-storage being disabled alone; reconcile with ISO-011).
+    "usbguard_required": True,
+    # HOST-018: what the file-integrity rules must cover (an entry covers what is under it).
+    # Both families' binary and firmware paths; a path not on the host is skipped.
+    "fim_required_paths": ["/etc/libvirt", "/etc/pki", "/etc/qemu", "/etc/sasl2",
+                           "/usr/bin/qemu-system-x86_64", "/usr/libexec/qemu-kvm",
+                           "/usr/sbin/libvirtd", "/usr/sbin/virtqemud",
+                           "/usr/share/OVMF", "/usr/share/edk2"],
+    # HOST-019: paths that must each be on a filesystem other than the root one.
+    "dedicated_mounts": ["/var/lib/libvirt/images", "/var/log", "/var/log/audit"],
+    # HOST-020: lowest acceptable microcode revision per CPU, keyed
+    # "<vendor_id> <cpu family>-<model>-<stepping>" (decimal, as /proc/cpuinfo prints
+    # them), value the revision in hex. Fill from the CPU vendors' advisories; a CPU
+    # without an entry fails, naming the key to add.
+    "microcode_minimum": {},
+    # LOG-004: directories audited for writes and attribute changes (-p wa) and tools
+    # audited for execution (-p x).
+    "audit_watch_paths": ["/etc/libvirt", "/etc/pki/libvirt", "/etc/pki/qemu", "/etc/pki/CA",
+                          "/etc/qemu", "/etc/sasl2", "/etc/polkit-1/rules.d"],
+    "audit_exec_paths": ["/usr/bin/virsh", "/usr/bin/virt-admin", "/usr/bin/qemu-img",
+                         "/usr/bin/virt-install"],
+    # LOG-007: the central log collector (host name or address; empty: any TLS target).
+    "log_forward_target": "",
+    # LOG-012: approved time sources (shell patterns over chrony server/pool names).
+    "approved_time_sources": ["*.pool.ntp.org", "time.cloudflare.com", "*.nist.gov"],
+    # LOG-013: approved intrusion-detection agents (process names).
+    "ids_agents": ["wazuh-agentd", "ossec-agentd", "ossec-syscheckd", "falco", "auditbeat",
+                   "suricata", "samhain", "osqueryd", "elastic-agent"],
+    # LOG-014: approved monitoring exporters (process names) and the networks (CIDR)
+    # their endpoints may listen on (loopback always; a wildcard address never).
+    "monitoring_exporters": ["prometheus-libvirt-exporter", "libvirt-exporter",
+                             "libvirt_exporter", "node_exporter", "prometheus-node-exporter",
+                             "prometheus-node", "collectd", "telegraf"],
+    "monitoring_networks": [],
+    # LOG-015: accepted auditd.conf actions (lower case).
+    "audit_max_log_file_actions": ["rotate", "keep_logs"],
+    "audit_space_left_actions": ["email", "exec", "syslog", "single", "halt"],
+    "audit_disk_full_actions": ["halt", "single"],
 }
 
 

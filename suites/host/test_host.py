@@ -5,6 +5,10 @@ def test_bespoke(case):
     case.check()
 
 
+def test_file_mode(case):
+    case.check()
+
+
 def test_kernel_cmdline(case):
     case.check()
 

@@ -118,7 +118,7 @@ def errors_of(suites) -> list[str]:
 
 def test_bad_severity_names_file_and_line(tmp_path):
     suites, path = broken(tmp_path, "host", "severity: medium", "severity: urgent")
-    assert errors_of(suites) == [f"{path}:{row_line(path, 'HOST-009')}: HOST-009: severity 'urgent' "
+    assert errors_of(suites) == [f"{path}:{row_line(path, 'HOST-003')}: HOST-003: severity 'urgent' "
                                  f"is not one of ('high', 'medium', 'low')"]
 
 
