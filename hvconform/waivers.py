@@ -65,17 +65,25 @@ class Waiver:
         """The `waiver` field of a results.json verdict."""
         return {"approver": self.approver, "expires": self.expires.isoformat(),
                 "justification": self.justification, "ticket": self.ticket,
-                "expired": self.expired(as_of), "source": self.source}
+                "expired": self.expired(as_of)}
 
     def scope_text(self) -> str:
         return ",".join(self.hosts) + ("" if self.vms is None else "/" + ",".join(self.vms))
 
 
-def load(path: str | Path) -> list[Waiver]:
-    """Read and check a waivers file; raise WaiverError listing every problem."""
-    path = Path(path)
+def load(path: str | Path, name: str | None = None) -> list[Waiver]:
+    """Read and check a waivers file; raise WaiverError listing every problem.
+    `name`: what messages and sources call the file (e.g. 'b.tar.gz:waivers.yaml')."""
+    shown = Path(name) if name else Path(path)
     try:
-        doc, lines = load_located(path)
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WaiverError([f"{shown}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise WaiverError([f"{shown}: not UTF-8 text (byte {exc.start})"]) from None
+    path = shown
+    try:
+        doc, lines = load_located(path, text)
     except LocatedError as exc:
         raise WaiverError([str(exc)]) from None
     if doc is None:

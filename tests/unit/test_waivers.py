@@ -68,7 +68,7 @@ def test_a_valid_waiver_waives_a_failure_with_who_and_until_when(tmp_path):
     assert "x is 0" in got.reason   # the failure it hides stays readable
     assert rec == {"approver": "Jane Doe", "expires": "2027-03-31", "ticket": "SEC-1234",
                    "justification": "Legacy guest needs it until the migration",
-                   "expired": False, "source": ws[0].source}
+                   "expired": False}
 
 
 def test_an_expired_waiver_leaves_the_failure_and_says_it_expired(tmp_path):
@@ -154,3 +154,12 @@ def test_every_problem_is_reported_at_once(tmp_path):
 
 def test_as_of_is_the_day_the_evidence_was_collected():
     assert waivers.as_of_date("2026-11-23T14:51:56Z") == dt.date(2026, 11, 23)
+
+
+def test_messages_can_name_the_file_as_the_reader_knows_it(tmp_path):
+    path = tmp_path / "w.yaml"
+    path.write_text(GOOD.replace("ticket: 42", "ticket: ''"))
+    with pytest.raises(waivers.WaiverError, match=r"^b.tar.gz:waivers.yaml:12: waivers\[1\].ticket"):
+        waivers.load(path, "b.tar.gz:waivers.yaml")
+    with pytest.raises(waivers.WaiverError, match="cannot read"):
+        waivers.load(tmp_path / "missing.yaml")
