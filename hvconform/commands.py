@@ -99,6 +99,22 @@ COMMANDS: dict[str, str] = {
     "ss_listeners_procs": "ss -Htlnp",
     # LOG-015: free space where audit logs are written (1024-byte blocks)
     "df_audit": "df -Pk -- /var/log/audit",
+    # isolation (ISO-*): host-wide facts, so per-VM checks need no round trip of their own
+    "cpu_vulnerabilities": "grep -H . /sys/devices/system/cpu/vulnerabilities/*",  # ISO-003
+    "iommu_units": "ls -1 /sys/class/iommu",                                       # ISO-009
+    # ISO-009, ISO-012: '<group>/devices/<BDF>' per line
+    "iommu_group_devices": "find /sys/kernel/iommu_groups/ -mindepth 3 -maxdepth 3 -printf '%P\\n'",
+    # ISO-012: '<driver>/<BDF>' per line
+    "pci_drivers": "find /sys/bus/pci/drivers/ -mindepth 2 -maxdepth 2 -name '*:*' -printf '%P\\n'",
+    "pci_ids": ("grep -H . /sys/bus/pci/devices/*/vendor /sys/bus/pci/devices/*/device "
+                "/sys/bus/pci/devices/*/class"),                                   # ISO-011, ISO-012
+    "pci_reset_methods": "grep -H . /sys/bus/pci/devices/*/reset_method",           # ISO-014
+    "virsh_list_autostart": f"{VIRSH} list --all --autostart --name",              # ISO-020
+    # ISO-026, ISO-027: every storage pool's XML in turn; a failing virsh ends it with its rc
+    "virsh_pool_xmls": (f"(names=$({VIRSH} pool-list --all --name) || exit; "
+                        f"for p in $names; do {VIRSH} pool-dumpxml \"$p\" || exit; done)"),
+    "images_open_to_others": "find /var/lib/libvirt/images -maxdepth 2 -type f -perm /o+rwx",  # ISO-026
+    "virt_host_validate": "virt-host-validate qemu",                               # ISO-028
 }
 
 # Fixed lines that frame a batch; they run no program but printf and export.
