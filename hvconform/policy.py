@@ -143,28 +143,49 @@ DEFAULTS: dict = {
     "audit_max_log_file_actions": ["rotate", "keep_logs"],
     "audit_space_left_actions": ["email", "exec", "syslog", "single", "halt"],
     "audit_disk_full_actions": ["halt", "single"],
-    # ISO-011: device passthrough is off by default (OSG): only these VMs may carry
-    # <hostdev> (or <interface type='hostdev'>) elements, and only with these devices,
-    # as "vendor:device" in lower-case hex: PCI ids as sysfs shows them ("10de:2330"),
-    # USB vendor:product as in the domain XML ("0781:5567").
-    "passthrough_allowed_vms": [],
-    "passthrough_allowed_devices": [],
-    # ISO-018: running vCPUs per host CPU at most; the second value applies where a
-    # running VM is sensitive (its security level in sensitive_security_levels).
-    "vcpu_overcommit_max": 4.0,
-    "vcpu_overcommit_max_sensitive": 1.0,
-    # ISO-019: which VMs need I/O throttling (disk iotune/blkiotune, NIC bandwidth):
-    # "all", or "sensitive" (only VMs of a level in sensitive_security_levels).
-    "io_limits_required_for": "all",
-    # ISO-020: memory kept for the host itself: running and autostarted VMs together may
-    # have at most MemTotal minus this.
-    "host_memory_reserve_mib": 2048,
-    # ISO-024: host directories that may be shared into guests (<filesystem>), read-only;
-    # none by default. /, /etc, /root, /home, /boot, /var/lib/libvirt and the pseudo
-    # filesystems are refused whatever this says.
-    "approved_filesystem_export_dirs": [],
-    # ISO-030: where the installation/driver ISOs that may sit in a guest's CD-ROM live.
-    "approved_media_dirs": ["/var/lib/libvirt/media"],
+    # NET-003, NET-020: the management subnets (CIDR) the site reaches its hypervisors on.
+    # An allowlist: empty means no listener beyond loopback is a management listener.
+    "management_networks": [],
+    # NET-003: listeners accepted on any address, as "<port>/<tcp|udp>" (e.g. "53/udp").
+    "listen_allowlist": [],
+    # NET-011: libvirt networks allowed a bridged forward mode (bridge, private, vepa,
+    # passthrough, hostdev); nat, route and isolated networks need no entry.
+    "bridged_networks_allowed": [],
+    # NET-012: libvirt networks guests may use; empty: every network in a NET-011 mode
+    # (nat, route, isolated). Named networks must still exist on the host.
+    "approved_networks": [],
+    # NET-012: VMs allowed interfaces of type bridge, direct, hostdev or vhostuser.
+    "bridged_vms": [],
+    # NET-013: VLAN ids guests may be given; empty: any id but a management VLAN.
+    "guest_vlans": [],
+    # NET-013, NET-014: VLAN ids of the management network, never on a guest port.
+    "management_vlans": [],
+    # NET-006 reads no value of its own: a VM is headless when its <metadata> element in
+    # vm_metadata_namespace holds <console>headless</console>; CRY-016 takes
+    # "sensitive" from sensitive_security_levels, as the isolation rows do.
+    # NET-019: the dedicated migration subnets (CIDR) qemu.conf migration_address must lie
+    # in; an allowlist like management_networks.
+    "migration_networks": [],
+    # NET-019: the widest migration port range accepted (libvirt's default 49152-49215 is 64).
+    "migration_port_span_max": 64,
+    # CRY-001: whether the site requires FIPS 140 mode; false makes CRY-001 not applicable.
+    "fips_required": True,
+    # CRY-002 (RHEL family): accepted /etc/crypto-policies/config values (policy[:modules]).
+    "crypto_policies_allowed": ["DEFAULT", "FIPS", "FUTURE", "FIPS:OSPP"],
+    # CRY-004: where libvirt's server certificate, CA and CRL are (kbase/tlscerts.rst
+    # defaults; libvirtd.conf cert_file/ca_file/crl_file must name the same paths).
+    "libvirt_tls_files": {"cert": "/etc/pki/libvirt/servercert.pem",
+                          "ca": "/etc/pki/CA/cacert.pem", "crl": "/etc/pki/CA/cacrl.pem"},
+    # CRY-004: days a certificate must still be valid; smallest RSA / EC key sizes.
+    "cert_min_days": 30,
+    "rsa_min_bits": 2048,
+    "ec_min_bits": 256,
+    # CRY-013: process names (ps comm) of remote-attestation agents.
+    "attestation_agents": ["keylime_agent"],
+    # CRY-014: directories of packaged UEFI firmware (OVMF/edk2 on Debian and RHEL).
+    "firmware_dirs": ["/usr/share/OVMF", "/usr/share/edk2", "/usr/share/qemu"],
+    # CRY-018: SASL mechanisms accepted in /etc/sasl2/{libvirt,qemu}.conf mech_list.
+    "sasl_mechanisms_allowed": ["gssapi", "scram-sha-256", "scram-sha-512"],
 }
 
 
