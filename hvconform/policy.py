@@ -32,6 +32,45 @@ DEFAULTS: dict = {
     "backup_status_file": "/var/backups/libvirt/last-success",
     # BKP-003: recovery point objective: the last success may be at most this old.
     "backup_rpo_hours": 24,
+    # BKP-004: one file per VM, <dir>/<domain>.last-success, that the backup job rewrites
+    # after each successful disk backup of that VM; first line: completion time, ISO 8601.
+    "vm_backup_record_dir": "/var/backups/libvirt/disks",
+    # BKP-004: VMs the site deliberately does not back up (scratch, rebuilt from images).
+    "backup_exempt_vms": [],
+    # BKP-005: the backup repository's key or password file (restic --password-file,
+    # a borg passphrase file); only its mode and owner are read, never its content.
+    "backup_password_file": "/etc/hvconform/backup-password",
+    # BKP-005, BKP-006: where backups go, in restic's --repository-file format: one line,
+    # a path or URL (sftp:user@host:/path, rest:https://..., s3:..., ssh://...).
+    "backup_repository_file": "/etc/hvconform/backup-repository",
+    # BKP-006: the directories VM disk images live in (storage pool targets).
+    "vm_image_dirs": ["/var/lib/libvirt/images"],
+    # BKP-007: the restore-test evidence log, one JSON object per line:
+    #   {"date": "2025-05-20", "vm": "web01", "result": "success", "boot_verified": true}
+    "restore_test_log": "/var/backups/libvirt/restore-tests.jsonl",
+    # BKP-007: a successful, boot-verified restore test may be at most this old.
+    "restore_test_max_age_days": 90,
+    # BKP-007: VMs or VM classes (the record's "vm" value) that each need their own
+    # recent restore test; empty: any one recent test of any VM.
+    "restore_test_scope": [],
+    # BKP-008: the backup tool's stored job definitions, <dir>/<domain>.xml, each the
+    # <domainbackup> document it passes to `virsh backup-begin`.
+    "backup_job_dir": "/etc/hvconform/backup-jobs",
+    # BKP-009: a snapshot may be at most this old unless it is listed in snapshot_exceptions.
+    "snapshot_max_age_days": 7,
+    # BKP-009: reviewed snapshots kept longer, as "<domain>/<snapshot>" (with a ticket).
+    "snapshot_exceptions": [],
+    # KMAC-008: SELinux virt booleans the site needs on (e.g. virt_use_nfs for NFS pools,
+    # virt_use_usb for approved USB passthrough); every other one must be off.
+    "selinux_virt_booleans_on": [],
+    # KMAC-017: boot parameters each host must have; each entry is a list of
+    # alternatives, any one of which satisfies it. pti=on is x86 only: drop it for arm64.
+    "hardening_boot_params": [["init_on_free=1", "init_on_alloc=1"], ["page_poison=1"],
+                              ["vsyscall=none"], ["pti=on"]],
+    # KMAC-019: host GPU drivers that must not be loaded (GPUs are for passthrough).
+    "passthrough_gpu_drivers": ["nvidia", "amdgpu", "nouveau"],
+    # KMAC-020: kernel modules that must be disabled (install /bin/false) or blacklisted.
+    "disabled_modules": ["bluetooth", "firewire-core", "cramfs", "sctp", "tipc", "atm", "can"],
     # ISO-005, ISO-015, ISO-016, NET-016: a VM's tenant and security level, from the
     # domain XML's <metadata> in this namespace (libvirt keeps one element per namespace
     # under <metadata>, so both values sit in one wrapper element):
@@ -143,28 +182,6 @@ DEFAULTS: dict = {
     "audit_max_log_file_actions": ["rotate", "keep_logs"],
     "audit_space_left_actions": ["email", "exec", "syslog", "single", "halt"],
     "audit_disk_full_actions": ["halt", "single"],
-    # ISO-011: device passthrough is off by default (OSG): only these VMs may carry
-    # <hostdev> (or <interface type='hostdev'>) elements, and only with these devices,
-    # as "vendor:device" in lower-case hex: PCI ids as sysfs shows them ("10de:2330"),
-    # USB vendor:product as in the domain XML ("0781:5567").
-    "passthrough_allowed_vms": [],
-    "passthrough_allowed_devices": [],
-    # ISO-018: running vCPUs per host CPU at most; the second value applies where a
-    # running VM is sensitive (its security level in sensitive_security_levels).
-    "vcpu_overcommit_max": 4.0,
-    "vcpu_overcommit_max_sensitive": 1.0,
-    # ISO-019: which VMs need I/O throttling (disk iotune/blkiotune, NIC bandwidth):
-    # "all", or "sensitive" (only VMs of a level in sensitive_security_levels).
-    "io_limits_required_for": "all",
-    # ISO-020: memory kept for the host itself: running and autostarted VMs together may
-    # have at most MemTotal minus this.
-    "host_memory_reserve_mib": 2048,
-    # ISO-024: host directories that may be shared into guests (<filesystem>), read-only;
-    # none by default. /, /etc, /root, /home, /boot, /var/lib/libvirt and the pseudo
-    # filesystems are refused whatever this says.
-    "approved_filesystem_export_dirs": [],
-    # ISO-030: where the installation/driver ISOs that may sit in a guest's CD-ROM live.
-    "approved_media_dirs": ["/var/lib/libvirt/media"],
     # NET-003, NET-020: the management subnets (CIDR) the site reaches its hypervisors on.
     # An allowlist: empty means no listener beyond loopback is a management listener.
     "management_networks": [],
