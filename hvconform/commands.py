@@ -112,6 +112,22 @@ COMMANDS: dict[str, str] = {
     "ss_listeners_procs": "ss -Htlnp",
     # LOG-015: free space where audit logs are written (1024-byte blocks)
     "df_audit": "df -Pk -- /var/log/audit",
+    # isolation (ISO-*): host-wide facts, so per-VM checks need no round trip of their own
+    "cpu_vulnerabilities": "grep -H . /sys/devices/system/cpu/vulnerabilities/*",  # ISO-003
+    "iommu_units": "ls -1 /sys/class/iommu",                                       # ISO-009
+    # ISO-009, ISO-012: '<group>/devices/<BDF>' per line
+    "iommu_group_devices": "find /sys/kernel/iommu_groups/ -mindepth 3 -maxdepth 3 -printf '%P\\n'",
+    # ISO-012: '<driver>/<BDF>' per line
+    "pci_drivers": "find /sys/bus/pci/drivers/ -mindepth 2 -maxdepth 2 -name '*:*' -printf '%P\\n'",
+    "pci_ids": ("grep -H . /sys/bus/pci/devices/*/vendor /sys/bus/pci/devices/*/device "
+                "/sys/bus/pci/devices/*/class"),                                   # ISO-011, ISO-012
+    "pci_reset_methods": "grep -H . /sys/bus/pci/devices/*/reset_method",           # ISO-014
+    "virsh_list_autostart": f"{VIRSH} list --all --autostart --name",              # ISO-020
+    # ISO-026, ISO-027: every storage pool's XML in turn; a failing virsh ends it with its rc
+    "virsh_pool_xmls": (f"(names=$({VIRSH} pool-list --all --name) || exit; "
+                        f"for p in $names; do {VIRSH} pool-dumpxml \"$p\" || exit; done)"),
+    "images_open_to_others": "find /var/lib/libvirt/images -maxdepth 2 -type f -perm /o+rwx",  # ISO-026
+    "virt_host_validate": "virt-host-validate qemu",                               # ISO-028
     # network (NET-*)
     "ss_listeners": "ss -Htlnu",                 # NET-003: every TCP/UDP listener, numeric
     "ip_links": "ip -d -j link show",            # NET-014, NET-018, NET-020: bridges, ports, VFs
@@ -133,6 +149,46 @@ COMMANDS: dict[str, str] = {
     # CRY-010: the secrets directory and each stored secret's mode and root element
     "libvirt_secret_modes": "stat -c '%a %U %G %F %n' -- /etc/libvirt/secrets /etc/libvirt/secrets/*",
     "libvirt_secret_roots": "grep -H -e '<secret' -- /etc/libvirt/secrets/*.xml",
+    # host (HOST-*) and logging (LOG-*)
+    # installed packages, both families (HOST-004, -006, -007, -015, -018); the epoch is not printed by rpm -qa
+    "dpkg_list": "dpkg-query -l",
+    "rpm_list": "rpm -qa",
+    # HOST-002: pending security updates from the cached metadata only (never refreshed)
+    "apt_upgradable": "apt list --upgradable",
+    "dnf_security_info": "dnf -C -q updateinfo info --security",
+    # HOST-003: installed kernels; RHEL's own verdict on a pending reboot (rc 1 = needed)
+    "ls_boot": "ls -1 -- /boot",
+    "needs_restarting": "needs-restarting -r",
+    # HOST-005: apt trust overrides (judged in Python), every line of every dnf repo file
+    "apt_trust": "grep -rnIiE -- 'trusted|allow' /etc/apt",
+    "dnf_repos": "grep -rHn -- '' /etc/yum.repos.d",
+    # systemd: default target (HOST-006), unit-file states, which work without a running
+    # systemd (HOST-007, -008, -015, -018, LOG-008), running services (HOST-008)
+    "systemctl_default": "systemctl get-default",
+    "systemctl_unit_files": "systemctl list-unit-files --no-legend --no-pager",
+    "systemctl_running": "systemctl list-units --type=service --state=running --no-legend --plain --no-pager",
+    # HOST-015: install/blacklist directives for usb-storage in every modprobe.d
+    "modprobe_usb_storage": ("grep -rHnE -- '^[[:space:]]*(install|blacklist)[[:space:]]+usb[-_]storage' "
+                             "/etc/modprobe.d /run/modprobe.d /lib/modprobe.d /usr/lib/modprobe.d"),
+    # HOST-018: AIDE selection lines of both families' config layouts, and what schedules aide
+    "aide_rules": "grep -rHnE -- '^[[:space:]]*[!=]?/' /etc/aide.conf /etc/aide/aide.conf /etc/aide/aide.conf.d",
+    "aide_cron": "grep -rlI -- aide /etc/crontab /etc/cron.d /etc/cron.daily /var/spool/cron",
+    # LOG-003: libvirt's VIRT_* audit records since boot
+    "ausearch_virt": "ausearch -m VIRT_CONTROL,VIRT_MACHINE_ID,VIRT_RESOURCE -ts boot",
+    # LOG-004, LOG-005: loaded audit rules; LOG-006: audit status (enabled 2 = immutable)
+    "auditctl_rules": "auditctl -l",
+    "auditctl_status": "auditctl -s",
+    # LOG-007: every line of rsyslog's drop-in files (actions can span lines)
+    "rsyslog_d": "grep -rHn -- '' /etc/rsyslog.d",
+    # LOG-008: every line of journald's drop-in files
+    "journald_conf_d": "grep -rHn -- '' /etc/systemd/journald.conf.d",
+    # LOG-012: chronyd's sources (^* = the one synchronised to); systemd's sync flag
+    "chronyc_sources": "chronyc -n sources",
+    "timedatectl_ntp": "timedatectl show -p NTPSynchronized",
+    # LOG-014: TCP listeners with their processes (root for other users' processes)
+    "ss_listeners_procs": "ss -Htlnp",
+    # LOG-015: free space where audit logs are written (1024-byte blocks)
+    "df_audit": "df -Pk -- /var/log/audit",
     # host (HOST-*) and logging (LOG-*)
     # installed packages, both families (HOST-004, -006, -007, -015, -018); the epoch is not printed by rpm -qa
     "dpkg_list": "dpkg-query -l",

@@ -182,6 +182,28 @@ DEFAULTS: dict = {
     "audit_max_log_file_actions": ["rotate", "keep_logs"],
     "audit_space_left_actions": ["email", "exec", "syslog", "single", "halt"],
     "audit_disk_full_actions": ["halt", "single"],
+    # ISO-011: device passthrough is off by default (OSG): only these VMs may carry
+    # <hostdev> (or <interface type='hostdev'>) elements, and only with these devices,
+    # as "vendor:device" in lower-case hex: PCI ids as sysfs shows them ("10de:2330"),
+    # USB vendor:product as in the domain XML ("0781:5567").
+    "passthrough_allowed_vms": [],
+    "passthrough_allowed_devices": [],
+    # ISO-018: running vCPUs per host CPU at most; the second value applies where a
+    # running VM is sensitive (its security level in sensitive_security_levels).
+    "vcpu_overcommit_max": 4.0,
+    "vcpu_overcommit_max_sensitive": 1.0,
+    # ISO-019: which VMs need I/O throttling (disk iotune/blkiotune, NIC bandwidth):
+    # "all", or "sensitive" (only VMs of a level in sensitive_security_levels).
+    "io_limits_required_for": "all",
+    # ISO-020: memory kept for the host itself: running and autostarted VMs together may
+    # have at most MemTotal minus this.
+    "host_memory_reserve_mib": 2048,
+    # ISO-024: host directories that may be shared into guests (<filesystem>), read-only;
+    # none by default. /, /etc, /root, /home, /boot, /var/lib/libvirt and the pseudo
+    # filesystems are refused whatever this says.
+    "approved_filesystem_export_dirs": [],
+    # ISO-030: where the installation/driver ISOs that may sit in a guest's CD-ROM live.
+    "approved_media_dirs": ["/var/lib/libvirt/media"],
     # NET-003, NET-020: the management subnets (CIDR) the site reaches its hypervisors on.
     # An allowlist: empty means no listener beyond loopback is a management listener.
     "management_networks": [],
