@@ -89,6 +89,18 @@ class Report:
     manual: list
     isolation: list
     drift: list                  # changes, new failures first
+
+    @property
+    def drift_regressions(self) -> list:
+        return [c for c in self.drift if is_regression(c)]
+
+    @property
+    def drift_others(self) -> list:
+        return [c for c in self.drift if not is_regression(c)]
+
+    @property
+    def drift_other_kinds(self) -> Counter:
+        return Counter(drift_kind(c) for c in self.drift_others)
     filters: dict                # filter name -> [(value, label)]
     trace: dict                  # framework -> reference id -> [TraceControl]
     controls: dict               # id -> catalog control (or stand-in)
@@ -109,6 +121,14 @@ class Report:
         for rec in self.manual:
             groups.setdefault((rec["control"], rec.get("reason")), (rec, []))[1].append(target(rec))
         return list(groups.values())
+
+    @property
+    def isolation_grouped(self) -> list[tuple[dict, Tally, list[dict]]]:
+        """Isolation findings per control (first record, its tally, every record), failing controls first."""
+        groups: dict[str, list[dict]] = {}
+        for rec in self.isolation:
+            groups.setdefault(rec["control"], []).append(rec)
+        return [(recs[0], tally(recs), recs) for recs in groups.values()]
 
     @property
     def host_names(self) -> list[str]:
@@ -181,20 +201,28 @@ def _is_isolation(rec: dict, controls: dict) -> bool:
 
 
 def _drift_order(change: dict):
+    return (0 if is_regression(change) else 1, change.get("control", ""), change.get("host", ""),
+            change.get("vm") or "")
+
+
+def is_regression(change: dict) -> bool:
+    """A new failure, or a failure that changed (fail -> error): what a nightly run is read for."""
     before, after = change.get("before"), change.get("after")
-    if change.get("new_failure", after in PROBLEMS and before not in PROBLEMS):
-        rank = 0                  # new failure
-    elif after in PROBLEMS:
-        rank = 1                  # still failing, differently
-    elif before in PROBLEMS:
-        rank = 3                  # fixed
-    else:
-        rank = 2
-    return rank, change.get("control", ""), change.get("host", ""), change.get("vm") or ""
+    return bool(change.get("new_failure", after in PROBLEMS and before not in PROBLEMS)) or (
+        after in PROBLEMS and before in PROBLEMS)
 
 
 def drift_kind(change: dict) -> str:
-    return ("new failure", "changed failure", "changed", "fixed")[_drift_order(change)[0]]
+    before, after = change.get("before"), change.get("after")
+    if after in PROBLEMS:
+        return "new failure" if before not in PROBLEMS else "failing differently"
+    if after == "waived":
+        return "now waived"
+    if after is None:
+        return "no longer judged"
+    if before is None:
+        return "newly judged"
+    return "fixed" if before in PROBLEMS else "changed"
 
 
 def _filters(records, host_names) -> dict:

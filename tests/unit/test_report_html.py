@@ -82,7 +82,7 @@ def test_manual_is_its_own_status_with_what_to_look_at():
 
 def test_isolation_section_lists_the_vms_of_a_cross_vm_finding():
     page = render(sample())
-    iso = page[page.index('id="isolation-list"'):page.index("</ul>", page.index('id="isolation-list"'))]
+    iso = page[page.index('id="isolation-list"'):page.index('id="details"')]
     assert "ISO-026" in iso and "<code>a/vm1</code>" in iso and "QEMU-001" not in iso
 
 

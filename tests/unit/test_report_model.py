@@ -121,9 +121,15 @@ def test_drift_lists_new_failures_first():
                {"control": "QEMU-009", "host": "a", "vm": None, "before": "pass", "after": "fail", "evidence": []},
                {"control": "QEMU-005", "host": "b", "vm": None, "before": "pass", "after": "not_applicable",
                 "evidence": []}]
+    changes += [{"control": "QEMU-002", "host": "a", "vm": None, "before": None, "after": "pass"},
+                {"control": "QEMU-003", "host": "a", "vm": None, "before": "fail", "after": "error"},
+                {"control": "QEMU-004", "host": "a", "vm": None, "before": "fail", "after": "waived"}]
     r = model.build(doc(drift={"baseline": "old.json", "changes": changes}))
-    assert [c["control"] for c in r.drift] == ["QEMU-009", "QEMU-005", "QEMU-001"]
-    assert [model.drift_kind(c) for c in r.drift] == ["new failure", "changed", "fixed"]
+    assert [c["control"] for c in r.drift] == ["QEMU-003", "QEMU-009", "QEMU-001", "QEMU-002", "QEMU-004", "QEMU-005"]
+    assert [model.drift_kind(c) for c in r.drift] == [
+        "failing differently", "new failure", "fixed", "newly judged", "now waived", "changed"]
+    assert [c["control"] for c in r.drift_regressions] == ["QEMU-003", "QEMU-009"]
+    assert r.drift_other_kinds == {"fixed": 1, "newly judged": 1, "now waived": 1, "changed": 1}
     assert model.build(doc()).drift == []
 
 
