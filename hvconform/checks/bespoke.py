@@ -60,4 +60,4 @@ def judge(check, snap, vm):
 # Imported last: these modules register themselves with the decorator above.
 from hvconform.checks import bespoke_backup, bespoke_host, bespoke_kernel_mac, bespoke_logging  # noqa: E402,F401
 from hvconform.checks import bespoke_isolation  # noqa: E402,F401
-from hvconform.checks import bespoke_network  # noqa: E402,F401
+from hvconform.checks import bespoke_crypto, bespoke_network  # noqa: E402,F401

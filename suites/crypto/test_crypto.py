@@ -15,3 +15,7 @@ def test_libvirt_conf(case):
 
 def test_sshd_config(case):
     case.check()
+
+
+def test_bespoke(case):
+    case.check()
