@@ -93,7 +93,7 @@ def natural_key(text: str):
 def test_node(control) -> str:
     """The pytest node id of a control's cases, the target left as a placeholder:
     suites/qemu/test_qemu.py::test_domain_xml[<host>/<vm>-QEMU-013] for a per-VM row."""
-    target = "<host>/<vm>" if control.applies_to == "vm" else "<host>"
+    target = {"vm": "<host>/<vm>", "inventory": "<finding>"}.get(control.applies_to, "<host>")
     return f"suites/{control.domain}/test_{control.domain}.py::test_{control.kind}[{target}-{control.id}]"
 
 
@@ -139,7 +139,8 @@ def markdown(cat=None, requirements: Path = REQUIREMENTS) -> str:
         f"{len(cat.controls)} controls in `suites/*/controls.yaml`"
         + (f" (of the {len(required)} requirements in `../shared/REQUIREMENTS.md`)" if required else "")
         + ". A control keeps its requirement's id and title. Its test runs once per host "
-        "(`<host>`) or once per VM (`<host>/<vm>`); select one control with "
+        "(`<host>`), once per VM (`<host>/<vm>`), or, for an inventory-wide control, once per "
+        "finding (`<finding>`: the VMs it concerns, e.g. `weak/a+b`, or the host); select one control with "
         "`pytest --inventory ... -k <ID>`. The audit report (`reports/<run-id>/report.html`) "
         "has the same index with each run's verdicts.",
         "",

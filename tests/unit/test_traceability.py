@@ -52,6 +52,8 @@ def test_node_id_pattern_names_the_per_vm_target():
             == "suites/isolation/test_isolation.py::test_domain_xml[<host>/<vm>-ISO-017]")
     assert (traceability.test_node(control("HOST-009", {}, domain="host", kind="sshd_config"))
             == "suites/host/test_host.py::test_sshd_config[<host>-HOST-009]")
+    assert (traceability.test_node(control("ISO-023", {}, applies_to="inventory", kind="inventory"))
+            == "suites/isolation/test_isolation.py::test_inventory[<finding>-ISO-023]")
 
 
 def test_every_control_and_every_reference_is_in_the_table():
