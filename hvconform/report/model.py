@@ -183,7 +183,9 @@ def _stand_in(rec: dict):
     test = rec.get("test") or ""
     kind = test.split("::test_", 1)[1].split("[", 1)[0] if "::test_" in test else "?"
     return SimpleNamespace(id=rec["control"], title=rec.get("title") or "", domain=rec.get("domain") or "",
-                           severity=rec.get("severity"), applies_to="vm" if rec.get("vm") else "host",
+                           severity=rec.get("severity"),
+                           applies_to=("inventory" if rec.get("vms") or rec["host"] == INVENTORY_WIDE
+                                       else "vm" if rec.get("vm") else "host"),
                            kind=kind, references=rec.get("references") or {}, manual=None,
                            rationale=None, when=None)
 
