@@ -549,13 +549,15 @@ def usb_storage_disabled(snap, vm, policy):
         return exc.verdict
     if modules is None:
         return v.error(f"{PROC_MODULES} was not collected")
-    if not modules.ok:
+    if not modules.ok and not reading.is_absent(modules):
         return reading.failure(modules, PROC_MODULES)
+    # no /proc/modules: a kernel built without loadable modules, so none is loaded
     blocked = [d for d in directives if re.search(r"(/bin/false|/bin/true|blacklist)", d)]
     loaded = [line for line in modules.stdout.splitlines() if line.split(" ", 1)[0] == "usb_storage"]
     guard = _running(procs, {"usbguard-daemon"})
     evidence = [v.Evidence.of(art, "\n".join(directives) or "no install/blacklist directive for usb-storage"),
-                v.Evidence.of(modules, "\n".join(loaded) or "usb_storage not loaded"),
+                v.Evidence.of(modules, "\n".join(loaded) or ("usb_storage not loaded" if modules.ok else
+                                                               "no /proc/modules: no loadable module support")),
                 v.Evidence.of(ps, "\n".join(guard) or "usbguard-daemon not running")]
     problems = ([] if blocked else ["usb-storage not disabled in modprobe.d"]) + \
                (["usb_storage is loaded"] if loaded else []) + \

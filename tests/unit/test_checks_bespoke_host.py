@@ -209,3 +209,11 @@ def test_microcode_without_baseline_fails_naming_the_key():
     cpu = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\nstepping\t: 8\nmicrocode\t: 0x2b000590\n"
     verdict = judge("microcode_current", snap(files={"/proc/cpuinfo": cpu}))
     assert verdict.status == v.FAIL and "GenuineIntel 6-143-8" in verdict.reason
+
+
+def test_kernel_without_modules_still_needs_usbguard_and_the_directive():
+    s = snap(ps="    1     0 root     sshd            sshd -D\n", files={"/proc/modules": None},
+             cmds={"modprobe_usb_storage": (1, "", ""), "systemctl_unit_files": ""})
+    verdict = judge("usb_storage_disabled", s)
+    assert verdict.status == v.FAIL and "not loaded" in verdict.actual
+    assert "no loadable module support" in verdict.evidence[1].excerpt
