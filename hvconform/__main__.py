@@ -47,9 +47,8 @@ def export(args) -> int:
 
     source = Path(args.source)
     if source.suffix == ".json":
-        doc, snaps = json.loads(source.read_text()), {}
-        run_dir = source.parent
-        snaps = {p.stem: p.read_bytes() for p in sorted((run_dir / "snapshots").glob("*.json"))}
+        doc = json.loads(source.read_text())
+        snaps = {p.stem: p.read_bytes() for p in sorted((source.parent / "snapshots").glob("*.json"))}
     else:
         files = bundle.read(source)
         doc = json.loads(files["results.json"])

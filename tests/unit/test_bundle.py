@@ -184,3 +184,19 @@ def test_a_bundle_is_never_left_half_written(run_dir, monkeypatch):
         write(run_dir)
     assert not (run_dir / "bundle.tar.gz").exists()
     assert not (run_dir / "bundle.tar.gz.partial").exists()
+
+
+def test_the_export_command_reads_a_bundle(run_dir):
+    (run_dir / "results.json").write_text(json.dumps({
+        "tool": {"name": "hvconform", "version": "0", "catalog_digest": "c" * 64},
+        "run": {"id": "run-1", "started": "2026-11-23T14:51:56Z", "finished": "2026-11-23T14:52:00Z"},
+        "hosts": [], "verdicts": [{"control": "QEMU-001", "host": "weak", "vm": None,
+                                   "status": "fail", "evidence": []}]}))
+    path = write(run_dir)
+    out = subprocess.run([sys.executable, "-m", "hvconform", "export", "csv", str(path)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.splitlines()[1].startswith("QEMU-001,,,,weak,,fail")
+    oscal = subprocess.run([sys.executable, "-m", "hvconform", "export", "oscal", str(path)],
+                           cwd=ROOT, capture_output=True, text=True)
+    finding = json.loads(oscal.stdout)["assessment-results"]["results"][0]["findings"][0]
+    assert finding["target"]["target-id"] == "QEMU-001"
