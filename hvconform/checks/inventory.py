@@ -3,9 +3,10 @@ the isolation analyses of hvconform/isolation/analyses.py.
 
     check: {kind: inventory, analysis: shared_disks}
 
-`outcomes(control, snapshots)` is the whole inventory: one fail Outcome per finding
-(the host concerned, or '*' when it spans hosts, and `vms` as host/vm), else one
-pass or not_applicable, plus an error per host that could not be analysed.
+`outcomes(check, snapshots)` is the whole inventory: one fail Outcome per finding
+(the host concerned, or '*' when it spans hosts, and `vms` as host/vm), a pass or
+not_applicable for each host no finding concerns, an error per host that could not
+be analysed.
 fixtures/targets.py makes one test case of each. `judge(check, snap, vm)` is the
 same analysis over one host, merged into one verdict (for per-host replays and the
 catalog's pass/fail cases).
@@ -66,13 +67,16 @@ def outcomes(check, snapshots: dict) -> list[Outcome]:
     errors += [Outcome(host, v.error(f"{host}: {why}")) for host, why in result.errors.items()]
     fails = [Outcome(f.host, v.failed(spec.expected, f.actual, f.evidence, reason=f.actual),
                      [g.ref for g in f.guests]) for f in result.findings]
-    if fails:
-        return errors + fails
-    if errors and not any(h.guests and h.name not in result.errors for h in views):
-        return errors   # nothing was analysed: a pass would claim what nobody looked at
-    if result.not_applicable:
-        return errors + [Outcome("*", v.not_applicable(result.not_applicable, result.evidence))]
-    return errors + [Outcome("*", v.passed(spec.expected, result.checked, result.evidence))]
+    concerned = {g.host for f in result.findings for g in f.guests} | set(result.errors)
+    return errors + fails + [_clean(spec, view) for view in views if view.name not in concerned]
+
+
+def _clean(spec, view) -> Outcome:
+    """A host no finding concerns: its pass, or why the analysis has nothing to judge there."""
+    alone = spec.function([view])
+    if alone.not_applicable:
+        return Outcome(view.name, v.not_applicable(alone.not_applicable, alone.evidence))
+    return Outcome(view.name, v.passed(spec.expected, alone.checked, alone.evidence))
 
 
 def judge(check, snap, vm=None) -> v.Verdict:
@@ -90,13 +94,13 @@ def judge(check, snap, vm=None) -> v.Verdict:
 
 def case_id(found: Outcome, control_id: str) -> str:
     """The test id of one outcome: `weak/a+b-ISO-023` (a finding on one host),
-    `weak/a+hardened/b-ISO-023` (across hosts), `weak-ISO-023` (a host's error),
-    `inventory-ISO-023` (the inventory's pass or not applicable)."""
+    `weak/a+hardened/b-ISO-023` (across hosts), `hardened-ISO-023` (a host's pass,
+    not applicable or error)."""
     hosts = {ref.split("/", 1)[0] for ref in found.vms}
     if len(hosts) == 1:
         target = f"{hosts.pop()}/" + "+".join(ref.split("/", 1)[1] for ref in found.vms)
     elif found.vms:
         target = "+".join(found.vms)
     else:
-        target = "inventory" if found.host == "*" else found.host
+        target = found.host
     return f"{target}-{control_id}"

@@ -176,7 +176,7 @@ def sensitive_pinning(hosts) -> Result:
             if place.unpinned():
                 result.findings.append(Finding([g], (
                     f"{g.describe()} is sensitive but {', '.join(place.unpinned())} "
-                    f"not pinned: they may run on any CPU of {host.name}"), [g.evidence(pins)]))
+                    f"not pinned: unpinned threads may run on any CPU of {host.name}"), [g.evidence(pins)]))
             mine = topology.cores(place.cpus())
             for other in host.guests:
                 if other is g or (other in sensitive and other.name < g.name):
@@ -222,7 +222,7 @@ def security_levels(hosts) -> Result:
             if g.level:
                 by_level[g.level].append(g)
         if len(by_level) > 1:
-            groups = "; ".join(f"{lv}: {', '.join(x.name for x in gs)}" for lv, gs in sorted(by_level.items()))
+            groups = "; ".join(f"{lv}: {', '.join(x.ref for x in gs)}" for lv, gs in sorted(by_level.items()))
             mixed = [g for gs in by_level.values() for g in gs]
             result.findings.append(Finding(mixed, (
                 f"VMs of {len(by_level)} security levels share host {host.name} ({groups})"),
@@ -397,7 +397,7 @@ def _segments(g: Guest, isolated_networks: set):
             yield name + (f" VLAN {tag}" if tag else " (untagged)"), isolated, nic
 
 
-@analysis("NET-016",
+@analysis("NET-016", needs=[("virsh_net_dumpxml_all", "")],
           expected="VMs of different tenants on one bridge, network or VLAN only with "
                    "<port isolated='yes'/> on both ports (interface or network)")
 def shared_segments(hosts) -> Result:

@@ -153,7 +153,7 @@ def test_iso015_mixed_levels_untagged_and_disagreeing_vms_fail():
     actual = [f.verdict.actual for f in fails("security_levels", s)]
     assert any(a.startswith("weak/c has no security level") and NS in a for a in actual)
     assert "weak/d is security level low in its domain XML but high in the inventory" in actual
-    assert "VMs of 2 security levels share host weak (high: b; low: a, d)" in actual
+    assert "VMs of 2 security levels share host weak (high: weak/b; low: weak/a, weak/d)" in actual
 
 
 def test_iso015_vms_off_the_hosts_declared_level_fail():
@@ -282,10 +282,14 @@ def test_an_uncollected_host_is_an_error_and_the_others_are_still_analysed():
     assert inventory.case_id(found[1], "ISO-023") == "up/a+b-ISO-023"
 
 
-def test_a_pass_is_one_outcome_for_the_inventory_with_evidence():
-    [found] = outcomes("shared_disks", host(a=guest("a", devices=[disk("/a")])))
-    assert (found.host, found.vms, found.verdict.status) == ("*", [], v.PASS)
-    assert found.verdict.evidence and inventory.case_id(found, "ISO-023") == "inventory-ISO-023"
+def test_each_host_without_findings_gets_its_pass_or_not_applicable():
+    clean = host("clean", a=guest("a", devices=[disk("/a")]))
+    empty = host("empty")
+    dirty = host("dirty", b=guest("b", devices=[disk("/b")]), c=guest("c", devices=[disk("/b")]))
+    found = outcomes("shared_disks", clean, empty, dirty)
+    assert [(o.host, o.verdict.status, o.vms) for o in found] == [
+        ("dirty", v.FAIL, ["dirty/b", "dirty/c"]), ("clean", v.PASS, []), ("empty", v.NOT_APPLICABLE, [])]
+    assert found[1].verdict.evidence and inventory.case_id(found[1], "ISO-023") == "clean-ISO-023"
 
 
 def test_judge_on_one_host_merges_the_findings():
