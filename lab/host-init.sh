@@ -63,6 +63,9 @@ start_network() {
     # A bridge inside the namespace, for the defined-only domains' NICs.
     ip link add hvbr0 type bridge 2>/dev/null
     ip link set hvbr0 up
+    # the host's own network state (firewall rules, bridge options, sysctls): NET-*
+    local hook="$HV_LAB/hosts/$HV_NAME/network.sh"
+    if [ -f "$hook" ]; then bash "$hook" || fail "$hook"; fi
 }
 
 start_libvirt() {
