@@ -33,29 +33,42 @@ mount_views() {
     # gets small files over the /proc and /sys paths the controls read.
     local sim="$HV_LAB/hosts/$HV_NAME/sim" f
     [ -d "$sim" ] || return 0
+    # Every target first: making one may replace its directory by a snapshot, which
+    # would hide a file already bound there.
+    while IFS= read -r f; do ensure_target "${f#$sim}"; done < <(find "$sim" -type f)
     while IFS= read -r f; do
-        ensure_target "${f#$sim}"
         mount --bind "$f" "${f#$sim}" || fail "bind mount ${f#$sim}"
     done < <(find "$sim" -type f)
 }
 
-# A /proc file that this network namespace does not have (net.core.bpf_jit_harden
-# exists only in the machine's first one) cannot be mounted over. Replace its
-# directory by a snapshot of its current values, with the missing file added.
+# A path this host does not have cannot be mounted over: net.core.bpf_jit_harden
+# exists only in the machine's first network namespace, and this kernel has no Yama,
+# kexec, lockdown or module signing (KMAC-013, -015, -018). The nearest directory that
+# exists is replaced by a snapshot (its files' current values, its subdirectories bound
+# back in) in which the missing path is made.
+declare -A SNAPSHOTS=()
 ensure_target() {
-    local target=$1 dir snap f
+    local target=$1 dir base snap f
     [ -e "$target" ] && return 0
     dir=$(dirname "$target")
-    snap="$HV_TREE/proc-snapshots$dir"
-    if [ ! -d "$snap" ]; then
+    base=$dir
+    while [ ! -d "$base" ]; do base=$(dirname "$base"); done
+    if [ -z "${SNAPSHOTS[$base]:-}" ]; then
+        snap="$HV_TREE/proc-snapshots$base"
         mkdir -p "$snap"
-        for f in "$dir"/*; do
-            [ -f "$f" ] && cat "$f" > "$snap/${f##*/}" 2>/dev/null
+        for f in "$base"/*; do
+            if [ -d "$f" ] && [ ! -L "$f" ]; then
+                mkdir "$snap/${f##*/}" && mount --bind "$f" "$snap/${f##*/}"
+            elif [ -f "$f" ]; then
+                cat "$f" > "$snap/${f##*/}" 2>/dev/null
+            fi
         done
-        mount --bind "$snap" "$dir" || fail "bind mount snapshot of $dir"
-        log "$dir is a snapshot (it lacks ${target##*/} here)"
+        mount --rbind "$snap" "$base" || fail "bind mount snapshot of $base"
+        SNAPSHOTS[$base]=1
+        log "$base is a snapshot (it lacks ${target#"$base"/} here)"
     fi
-    touch "$snap/${target##*/}"
+    mkdir -p "$dir" && SNAPSHOTS[$dir]=1
+    touch "$target"
 }
 
 start_network() {
@@ -122,16 +135,40 @@ has_cap_sys_resource() {
     (( (16#$eff >> 24) & 1 ))
 }
 
-# Definition backups a hardened site keeps (BKP-002) and the backup job's last
-# success (BKP-003); written after define so they are not older than the definitions.
+# Definition backups a hardened site keeps (BKP-002), the backup job's last success
+# (BKP-003) and per-VM disk backups (BKP-004), and a restore-test record (BKP-007);
+# written after define so they are not older than the definitions.
 export_backups() {
     [ -f "$HV_LAB/hosts/$HV_NAME/backups" ] || return 0
-    local name
+    local name now
+    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    mkdir -p /var/backups/libvirt/disks
     for name in $(virsh -q -c qemu:///system list --all --name); do
         virsh -q -c qemu:///system dumpxml --inactive --security-info "$name" \
             > "/var/backups/libvirt/$name.xml"
+        echo "$now" > "/var/backups/libvirt/disks/$name.last-success"     # BKP-004
     done
-    date -u +%Y-%m-%dT%H:%M:%SZ > /var/backups/libvirt/last-success
+    echo "$now" > /var/backups/libvirt/last-success
+    # BKP-007: the record a site's restore test leaves (the test itself is a person's)
+    printf '{"date": "%s", "vm": "hardened-guest", "result": "success", "boot_verified": true}\n' \
+        "$now" > /var/backups/libvirt/restore-tests.jsonl
+}
+
+# Old snapshots a weak site forgot (BKP-009): lab/hosts/<name>/snapshots/<domain>/*.xml,
+# each a <domainsnapshot> without its <domain>, redefined with the domain's definition so
+# libvirt writes the metadata itself, creationTime kept (it removes files left in its
+# snapshot directory when a domain is defined).
+redefine_snapshots() {
+    local f name xml
+    for f in "$HV_LAB/hosts/$HV_NAME"/snapshots/*/*.xml; do
+        [ -f "$f" ] || continue
+        name=$(basename "$(dirname "$f")")
+        xml=$(virsh -q -c qemu:///system dumpxml --inactive "$name") || { fail "snapshot of $name: no such domain"; continue; }
+        { grep -v '</domainsnapshot>' "$f"; printf '%s\n</domainsnapshot>\n' "$xml"; } > /run/hvlab-snapshot.xml
+        virsh -q -c qemu:///system snapshot-create "$name" /run/hvlab-snapshot.xml --redefine >/dev/null \
+            || fail "redefine snapshot $(basename "$f") of $name"
+        rm -f /run/hvlab-snapshot.xml
+    done
 }
 
 apply_modes() {
@@ -150,6 +187,7 @@ start_network
 if start_libvirt; then
     log "libvirtd up"
     define_domains
+    redefine_snapshots
     export_backups
 fi
 apply_modes

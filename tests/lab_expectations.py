@@ -48,6 +48,13 @@ HARDENED_CANNOT_PASS = {
     "CRY-016": "no SEV-SNP or TDX on this CPU (nested PVM), and hardened's guests are sensitive "
                "(level high), so none can have launchSecurity",
     "CRY-020": "no OpenStack nova here: not applicable",
+    # kernel_mac: no SELinux or AppArmor in this kernel, and the hosts are Debian
+    "KMAC-001": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
+    "KMAC-002": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
+    "KMAC-003": "no AppArmor in this kernel (no /sys/module/apparmor): QEMU runs unconfined",
+    "KMAC-007": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
+    "KMAC-008": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
+    "KMAC-009": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
 }
 
 # The weak host passes (or is not applicable for) these, with the reason.
@@ -62,4 +69,9 @@ WEAK_NOT_FAILING = {
     "CRY-002": "Debian has no system-wide crypto policy (RHEL family only): not applicable; the "
                "failing case is a unit test",
     "CRY-020": "no OpenStack nova here: not applicable; the failing case is a unit test",
+    "KMAC-001": "SELinux (RHEL family only) on Debian hosts: not applicable; the failing case is a unit test",
+    "KMAC-002": "SELinux (RHEL family only) on Debian hosts: not applicable; the failing case is a unit test",
+    "KMAC-007": "SELinux (RHEL family only) on Debian hosts: not applicable; the failing case is a unit test",
+    "KMAC-008": "SELinux (RHEL family only) on Debian hosts: not applicable; the failing case is a unit test",
+    "KMAC-009": "SELinux (RHEL family only) on Debian hosts: not applicable; the failing case is a unit test",
 }
