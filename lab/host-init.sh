@@ -83,6 +83,10 @@ start_network() {
 
 start_libvirt() {
     virtlogd -d || { fail "virtlogd did not start"; return 1; }
+    # lock_manager = "lockd" (ISO-025) needs virtlockd: libvirtd in system mode never spawns it
+    if grep -q '^lock_manager *= *"lockd"' /etc/libvirt/qemu.conf; then
+        virtlockd -d || { fail "virtlockd did not start"; return 1; }
+    fi
     # shellcheck disable=SC2086  # HV_LIBVIRTD_ARGS is a list of options
     libvirtd -d $HV_LIBVIRTD_ARGS || { fail "libvirtd did not start (see /var/log/libvirt/libvirtd.log in the host)"; return 1; }
     local i
