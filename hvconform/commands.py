@@ -58,9 +58,11 @@ COMMANDS: dict[str, str] = {
                                   "libvirtd-tcp.socket libvirtd-tls.socket"),
     # qemu (QEMU-*)
     "qemu_modules": "ls -1d /usr/lib/*/qemu/*.so /usr/lib64/qemu-kvm/*.so",  # QEMU-017, both layouts
-    # QEMU-016: the ELF hardening markers of one binary (readelf's own lines, filtered)
-    "elf_hardening": ("readelf -hlWd --dyn-syms -- {path} | "
-                      "grep -E 'Type:|GNU_STACK|GNU_RELRO|BIND_NOW|FLAGS|__stack_chk_fail|_chk@'"),
+    # QEMU-016: the ELF hardening markers of one binary (readelf's own lines, filtered):
+    # header type, stack and RELRO segments, BIND_NOW, _chk imports and fortifiable imports
+    "elf_hardening": ("readelf -hlWd --dyn-syms -- {path} | grep -E 'Type:|GNU_STACK|GNU_RELRO|BIND_NOW|FLAGS|"
+                      "__stack_chk_fail|_chk@| UND (strn?cpy|strn?cat|v?s?n?printf|v?fprintf|gets|fgets|read|"
+                      "realpath|memmove|memset|stpcpy)@'"),
     "stat_children": "stat -c '%a %U %G %F %n' -- {path}/*",              # QEMU-020: golden images
     # QEMU-022: the bridge helper of both families and its ACL file
     "bridge_helper_stat": ("stat -c '%a %U %G %F %n' -- /usr/libexec/qemu-bridge-helper "

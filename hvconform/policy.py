@@ -32,6 +32,41 @@ DEFAULTS: dict = {
     "backup_status_file": "/var/backups/libvirt/last-success",
     # BKP-003: recovery point objective: the last success may be at most this old.
     "backup_rpo_hours": 24,
+    # QEMU-012: machine types a VM may use, per guest arch, as regular expressions over
+    # /domain/os/type/@machine (QEMU security.rst: the supported machine types of the
+    # virtualization use case). Deprecated versions fail whatever this says.
+    "allowed_machine_types": {"x86_64": ["^pc-q35-", "^q35$", "^pc-i440fx-", "^pc$"],
+                              "aarch64": ["^virt(-[0-9.]+)?$"]},
+    # QEMU-016: binaries examined for compiler hardening (those absent are skipped); every
+    # domain's <emulator> must be one of them.
+    "hardened_binaries": ["/usr/bin/qemu-system-x86_64", "/usr/libexec/qemu-kvm",
+                          "/usr/bin/qemu-system-aarch64", "/usr/sbin/libvirtd",
+                          "/usr/sbin/virtqemud", "/usr/bin/swtpm"],
+    # QEMU-017: QEMU packages a host may have (shell patterns): the host-arch emulator and
+    # its shared parts (Debian), qemu-kvm and its subpackages (RHEL). Any other
+    # qemu-system-* (a foreign-arch TCG emulator) fails.
+    "qemu_packages_allowed": ["qemu-system-x86", "qemu-system-common", "qemu-system-data",
+                              "qemu-system-gui", "qemu-system-modules-*", "qemu-block-extra",
+                              "qemu-kvm", "qemu-kvm-*"],
+    # QEMU-017: components no site needs unless it says so: remote block drivers, as
+    # package-name or module-file parts (qemu-kvm-block-rbd, block-curl.so, ...).
+    "qemu_unneeded_components": ["block-curl", "block-iscsi", "block-gluster", "block-rbd",
+                                 "block-nfs", "block-ssh"],
+    # QEMU-019: where VM disk images and their backing files may live (local paths), and
+    # the network protocols (rbd, nbd, iscsi, gluster, http...) approved for disks.
+    "approved_image_dirs": ["/var/lib/libvirt/images", "/var/lib/libvirt/boot"],
+    "approved_disk_protocols": [],
+    # QEMU-020: where golden (base) images live; every backing file must be in one,
+    # read-only and root-owned.
+    "golden_image_dirs": ["/var/lib/libvirt/images/golden"],
+    # LIBV-001: libvirt hypervisor drivers a KVM host does not need installed.
+    "unneeded_libvirt_drivers": ["lxc", "xen", "libxl", "vbox", "ch", "vz", "bhyve"],
+    # LIBV-010: the groups polkit may grant libvirt management (org.libvirt.unix.manage);
+    # Debian and RHEL ship a rule for `libvirt`. Their members must be approved admins:
+    "libvirt_admin_groups": ["libvirt"],
+    "libvirt_admin_users": [],
+    # LIBV-012: accounts allowed in the kvm group (the QEMU service account of each family).
+    "kvm_group_members": ["qemu", "libvirt-qemu"],
     # BKP-004: one file per VM, <dir>/<domain>.last-success, that the backup job rewrites
     # after each successful disk backup of that VM; first line: completion time, ISO 8601.
     "vm_backup_record_dir": "/var/backups/libvirt/disks",

@@ -61,3 +61,4 @@ def judge(check, snap, vm):
 from hvconform.checks import bespoke_backup, bespoke_host, bespoke_kernel_mac, bespoke_logging  # noqa: E402,F401
 from hvconform.checks import bespoke_isolation  # noqa: E402,F401
 from hvconform.checks import bespoke_crypto, bespoke_network  # noqa: E402,F401
+from hvconform.checks import bespoke_libvirt, bespoke_qemu  # noqa: E402,F401

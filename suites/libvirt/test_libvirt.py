@@ -7,3 +7,7 @@ def test_file_mode(case):
 
 def test_libvirt_conf(case):
     case.check()
+
+
+def test_bespoke(case):
+    case.check()

@@ -11,3 +11,7 @@ def test_libvirt_conf(case):
 
 def test_process(case):
     case.check()
+
+
+def test_bespoke(case):
+    case.check()
