@@ -33,6 +33,14 @@ HARDENED_CANNOT_PASS = {
     "LOG-013": "no IDS agent is installed on this machine",
     "LOG-014": "no monitoring exporter is installed on this machine",
     "LOG-015": "auditd is not installed on this machine (no /etc/audit/auditd.conf)",
+    # isolation: hardware this machine lacks
+    "ISO-009": "no IOMMU on this machine: /sys/class/iommu is empty and there are no IOMMU groups",
+    "ISO-014": "without an IOMMU no device can be assigned, so no hardened VM has a PCI hostdev: "
+               "not applicable",
+    "ISO-021": "the machine reserves no hugepages (HugePages_Total 0, no hugetlbfs mount), so the "
+               "sensitive (level high) hardened guests cannot be hugepage-backed",
+    "ISO-028": "virt-host-validate FAILs 'hardware virtualization': no vmx/svm flag in this "
+               "machine's /proc/cpuinfo (/dev/kvm is nested PVM)",
     # network and crypto: what this machine's kernel, firmware and hardware lack
     "NET-014": "this kernel has no bridge VLAN filtering (`ip link set hvbr0 type bridge "
                "vlan_filtering 1`: Operation not supported), yet hardened-net asks for VLAN 10",
@@ -48,6 +56,16 @@ HARDENED_CANNOT_PASS = {
     "CRY-016": "no SEV-SNP or TDX on this CPU (nested PVM), and hardened's guests are sensitive "
                "(level high), so none can have launchSecurity",
     "CRY-020": "no OpenStack nova here: not applicable",
+    # qemu and libvirt: what this machine's kernel and sandbox allow
+    "QEMU-005": "no SELinux or AppArmor here, so libvirt's security driver is \"none\", and "
+                "security_require_confined = 1 stops it ('Security driver \"none\" cannot create "
+                "confined guests', src/security/security_manager.c)",
+    "QEMU-008": "libvirt cannot place QEMU in the devices cgroup in this sandbox: /proc/<pid>/cgroup "
+                "shows '5:devices:/' while the other controllers are under /machine/qemu-*",
+    "QEMU-011": "/dev/kvm does not accept ordinary guests here (nested PVM): every lab guest is TCG "
+                "(type='qemu')",
+    "LIBV-011": "access_drivers = [\"polkit\"] asks polkitd over the system D-Bus on every API call; "
+                "the lab runs neither",
     # kernel_mac: no SELinux or AppArmor in this kernel, and the hosts are Debian
     "KMAC-001": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
     "KMAC-002": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
@@ -55,24 +73,30 @@ HARDENED_CANNOT_PASS = {
     "KMAC-007": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
     "KMAC-008": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
     "KMAC-009": "SELinux rows apply to the RHEL family; the lab hosts are Debian: not applicable",
-    # isolation: hardware this machine lacks
-    "ISO-009": "no IOMMU on this machine: /sys/class/iommu is empty and there are no IOMMU groups",
-    "ISO-014": "without an IOMMU no device can be assigned, so no hardened VM has a PCI hostdev: "
-               "not applicable",
-    "ISO-021": "the machine reserves no hugepages (HugePages_Total 0, no hugetlbfs mount), so the "
-               "sensitive (level high) hardened guests cannot be hugepage-backed",
-    "ISO-028": "virt-host-validate FAILs 'hardware virtualization': no vmx/svm flag in this "
-               "machine's /proc/cpuinfo (/dev/kvm is nested PVM)",
 }
 
 # The weak host passes (or is not applicable for) these, with the reason.
 WEAK_NOT_FAILING = {
+    # qemu and libvirt: machine-wide binaries, packages and devices the hosts share
+    "QEMU-016": "the QEMU and libvirt binaries are the machine's (Debian's, built hardened), shared "
+                "by all lab hosts",
+    "QEMU-021": "no QEMU or libvirt binary is replaced under a running process in the lab",
+    "QEMU-022": "qemu-bridge-helper is the machine's, and Debian ships it without the setuid bit",
+    "LIBV-001": "Debian 12 has no modular daemons and the libvirt driver packages are the "
+                "machine's: one model (libvirtd), no lxc/xen/vbox driver",
+    "LIBV-004": "a TLS listener needs certificates weak does not have (libvirtd stops without "
+                "them), so weak's --listen opens TCP only",
+    "LIBV-012": "/dev/kvm and /etc/group are the machine's (the lab sets /dev/kvm 0660 root:kvm for "
+                "libvirt's sake)",
     "QEMU-018": "libvirt 9.0 writes <driver type='raw'/> into every disk when a domain is "
                 "defined, so no stored definition can lack it; the failing case is a unit "
                 "test (tests/unit/test_catalog_cases.py)",
     "HOST-008": "no systemd in the lab, so the process table is judged against the denylist, and "
                 "weak runs only sshd, virtlogd, libvirtd and QEMU (host-init.sh starts nothing else)",
     "HOST-022": "no OpenStack nova here: not applicable",
+    "ISO-027": "no LVM on this machine (no /etc/lvm; a sim file cannot create the directory), so "
+               "thin_pool_zero cannot be set to 0: the automated part passes and the verdict is "
+               "manual; the failing case is a unit test",
     "NET-018": "no SR-IOV NIC on this machine: not applicable; the failing case is a unit test",
     "CRY-002": "Debian has no system-wide crypto policy (RHEL family only): not applicable; the "
                "failing case is a unit test",
@@ -82,7 +106,4 @@ WEAK_NOT_FAILING = {
     "KMAC-007": "SELinux (RHEL family only) on Debian hosts: not applicable; the failing case is a unit test",
     "KMAC-008": "SELinux (RHEL family only) on Debian hosts: not applicable; the failing case is a unit test",
     "KMAC-009": "SELinux (RHEL family only) on Debian hosts: not applicable; the failing case is a unit test",
-    "ISO-027": "no LVM on this machine (no /etc/lvm; a sim file cannot create the directory), so "
-               "thin_pool_zero cannot be set to 0: the automated part passes and the verdict is "
-               "manual; the failing case is a unit test",
 }
