@@ -152,20 +152,42 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while collecting: `results` holds every host, those not finished as
+    error snapshots that say so, so the run can still be judged and bundled."""
+
+    def __init__(self, results: dict):
+        super().__init__("interrupted while collecting")
+        self.results = results
+
+
+INTERRUPTED = "interrupted (Ctrl-C) before its collection finished: not collected"
+
+
 def collect_all(hosts, catalog, policy_for, accept_new_host_keys=False, on_done=None,
                 workers: int = 16, jump_hosts=None) -> dict:
     """Collect every host concurrently. `policy_for(host)` gives its policy values;
     `on_done(snapshot)` is called as each host finishes (for progress lines);
     `jump_hosts` are the inventory's hosts a jump_host may name (all, not only
-    the selected ones)."""
+    the selected ones). Ctrl-C raises Interrupted with what was finished."""
     by_name = {h.name: h for h in (jump_hosts or hosts)}
     results = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
-        futures = {pool.submit(collect_host, h, catalog.controls, policy_for(h), accept_new_host_keys,
-                               by_name.get(h.ssh.jump_host)): h for h in hosts}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts))))
+    futures = {pool.submit(collect_host, h, catalog.controls, policy_for(h), accept_new_host_keys,
+                           by_name.get(h.ssh.jump_host)): h for h in hosts}
+    try:
         for future in as_completed(futures):
             snap, sent = future.result()
             results[snap.host] = (snap, sent)
             if on_done:
                 on_done(snap)
+    except KeyboardInterrupt:
+        # not waited for here; threads still in flight end at their command timeout
+        pool.shutdown(wait=False, cancel_futures=True)
+        for h in hosts:
+            if h.name not in results:
+                results[h.name] = (Snapshot(host=h.name, started=_now(), status=ERROR,
+                                            error=INTERRUPTED, finished=_now()), [])
+        raise Interrupted({h.name: results[h.name] for h in hosts}) from None
+    pool.shutdown()
     return {h.name: results[h.name] for h in hosts}

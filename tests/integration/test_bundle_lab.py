@@ -7,6 +7,8 @@ import fcntl
 import io
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -313,3 +315,41 @@ def test_an_interrupted_run_still_writes_a_valid_bundle_that_says_what_is_missin
     assert not {r["test"] for r in doc["verdicts"]} & set(doc["run"]["not_judged"])
     assert "INCOMPLETE: interrupted (KeyboardInterrupt)" in proc.stdout
     assert "note: the run was incomplete" in verify_cli(path).stdout
+
+
+def test_ctrl_c_while_collecting_still_bundles_what_was_collected(lab, tmp_path):
+    """A real SIGINT while one host hangs (a loopback socket of this test that
+    accepts and never says a word, so the SSH handshake waits): the hosts already
+    collected are judged, the hanging one is marked not collected, and the bundle
+    verifies."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    doc = yaml.safe_load(lab_inventory_copy(tmp_path).read_text())
+    doc["hosts"]["weak"] = {"address": "127.0.0.1",
+                            "ssh": {"port": silent.getsockname()[1], "connect_timeout": 8}}
+    inventory = tmp_path / "lab-hanging-weak.yaml"
+    inventory.write_text(yaml.safe_dump(doc))
+    run_id = "ctrl-c"
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--run-id={run_id}",
+           f"--reports-dir={tmp_path}", f"--inventory={inventory}", "-q"]
+    with lab_lock():
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)
+        seen = []
+        for line in proc.stdout:           # wait until the two live hosts are in
+            seen.append(line)
+            if sum(("hardened: ok" in s) or ("default: ok" in s) for s in seen) == 2:
+                break
+        proc.send_signal(signal.SIGINT)    # what Ctrl-C sends
+        out = "".join(seen) + proc.communicate(timeout=120)[0]
+    silent.close()
+    assert proc.returncode == 2, out[-3000:]                     # pytest: interrupted
+    assert "interrupted while collecting (Ctrl-C); hosts not collected: weak" in out
+    path = tmp_path / run_id / "bundle.tar.gz"
+    assert verify_cli(path).returncode == 0
+    manifest = bundle.verify(path).manifest
+    assert manifest["incomplete"]["interrupted"] == "interrupted while collecting (Ctrl-C)"
+    assert [h["name"] for h in manifest["incomplete"]["hosts_not_collected"]] == ["weak"]
+    records = results(tmp_path / run_id)["verdicts"]
+    assert {r["host"] for r in records if r["status"] != "error"} == {"hardened", "default"}
+    weak = [r for r in records if r["host"] == "weak"]
+    assert weak and all("interrupted (Ctrl-C)" in r["reason"] for r in weak)
