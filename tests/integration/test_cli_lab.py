@@ -43,6 +43,30 @@ def test_keyword_selects_one_control_on_every_host(lab, tmp_path):
         "test_sshd_config[weak-HOST-009]"]
 
 
+def test_collect_only_lists_every_requirement_id(lab, tmp_path):
+    from tests.unit.test_catalog import requirement_rows
+    ids = collected(tmp_path, f"--inventory={LAB_INVENTORY}")
+    assert {control_of(i) for i in ids} == set(requirement_rows())
+
+
+@pytest.mark.parametrize("profile", ["pp-virt", "openstack-compute", "multi-tenant", "baseline"])
+def test_profile_selects_its_controls_and_combines_with_markers(lab, tmp_path, profile):
+    from hvconform import profiles
+    chosen = profiles.select(CAT, [profile])
+    ids = collected(tmp_path, f"--inventory={LAB_INVENTORY}", "--profile", profile)
+    assert {control_of(i) for i in ids} == chosen
+    narrowed = collected(tmp_path, f"--inventory={LAB_INVENTORY}", "--profile", profile,
+                         "-m", "severity_high", "-k", "not weak")
+    assert {control_of(i) for i in narrowed} == {i for i in chosen
+                                                 if CAT.by_id(i).severity == "high"}
+    assert narrowed and not any("[weak" in i for i in narrowed)
+
+
+def test_unknown_profile_is_a_usage_error(tmp_path):
+    proc, _ = run_suite("--collect-only", "-q", "--profile", "nope", reports_dir=tmp_path)
+    assert proc.returncode == 4 and "unknown profile 'nope'" in proc.stdout + proc.stderr
+
+
 def test_limit_to_one_host(lab, tmp_path):
     ids = collected(tmp_path, f"--inventory={LAB_INVENTORY}", "--limit", "weak", "-k", "QEMU-013")
     assert ids and all("[weak/" in i for i in ids)
