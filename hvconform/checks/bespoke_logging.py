@@ -7,12 +7,11 @@ import ipaddress
 import re
 
 from hvconform import verdict as v
-from hvconform.checks import hostfacts, kernel_cmdline, libvirt_conf, reading
+from hvconform.checks import daemons, hostfacts, kernel_cmdline, libvirt_conf, reading
 from hvconform.checks.bespoke import bespoke
 from hvconform.checks.libvirtconf_parser import ConfSyntaxError, parse
 
 PS = "cmd:ps"
-DCONF = "/etc/libvirt/libvirtd.conf"   # the monolithic daemon's; see the libvirt domain rows
 BACKLOG_MIN = 8192
 
 
@@ -53,24 +52,32 @@ def auditd_active(snap, vm, policy):
     return v.passed(expected, actual, evidence)
 
 
-@bespoke("LOG-002", needs=[("cat", DCONF), ("ps", "")])
+@bespoke("LOG-002", needs=[*daemons.NEEDS, ("ps", "")])
 def libvirt_audit_level(snap, vm, policy):
     # audit_level 1 (the default) audits only when the host audits: enough with auditd
     expected = "audit_level = 2, or audit_level = 1 (default) with auditd running"
-    art = snap.file(DCONF)
+    try:
+        path = daemons.model(snap).conf(daemons.DCONF)
+    except daemons.Undecided as undecided:
+        candidates = [snap.file(p) for p in {f[daemons.DCONF] for f in daemons.FILES.values()}]
+        if all(a is not None and reading.is_absent(a) for a in candidates):
+            return v.not_applicable("no libvirt daemon configuration (libvirtd.conf, virtqemud.conf)",
+                                    [v.Evidence.of(a, a.stderr.strip()) for a in candidates])
+        return undecided.verdict
+    art = snap.file(path)
     if art is None:
-        return v.error(f"{DCONF} was not collected")
+        return v.error(f"{path} was not collected")
     if reading.is_absent(art):
-        return v.not_applicable(f"{DCONF} does not exist", [v.Evidence.of(art, art.stderr.strip())])
+        return v.not_applicable(f"{path} does not exist", [v.Evidence.of(art, art.stderr.strip())])
     if not art.ok:
-        return reading.failure(art, DCONF)
+        return reading.failure(art, path)
     try:
         settings = parse(art.stdout)
     except ConfSyntaxError as exc:
-        return v.error(f"{DCONF}:{exc.line}: libvirt cannot parse this file: {exc}")
+        return v.error(f"{path}:{exc.line}: libvirt cannot parse this file: {exc}")
     level = str(settings["audit_level"].value) if "audit_level" in settings else "1"
     lines, ps = running(snap, "auditd")
-    evidence = [v.Evidence.of(art, libvirt_conf.excerpt(DCONF, settings, ["audit_level"]))]
+    evidence = [v.Evidence.of(art, libvirt_conf.excerpt(path, settings, ["audit_level"]))]
     actual = f"audit_level = {level}{'' if 'audit_level' in settings else ' (default)'}"
     if level == "2":
         return v.passed(expected, actual, evidence)

@@ -137,7 +137,7 @@ LEGACY = {
 LEGACY_NOT_APPLICABLE = {
     "QEMU-001": {"files": {QCONF: None}},
     "QEMU-002": {"domains": {"vm1": domain()}},                      # defined, not running
-    "LOG-002": {"files": {DCONF: None}},
+    "LOG-002": {"files": {DCONF: None, "/etc/libvirt/virtqemud.conf": None}},  # no libvirt here
     "CRY-005": stats(None, TLS_KEYS),                                  # no TLS set up at all
     "HOST-009": {"sshd": (127, "", "sh: 1: sshd: not found\n")},
 }

@@ -121,3 +121,14 @@ def test_audit_storage_too_small_for_the_rotated_set():
     verdict = judge("audit_storage_actions", snap(files={"/etc/audit/auditd.conf": AUDITD_OK},
                                                   cmds={"df_audit": small}))
     assert verdict.status == v.FAIL and "20 MB free" in verdict.actual
+
+
+def test_log002_reads_virtqemud_conf_on_a_modular_host():
+    """RHEL 9 with socket-activated virtqemud: audit_level is virtqemud.conf's, not libvirtd.conf's."""
+    from tests.unit.test_checks_daemons import RHEL_ACTIVE, RHEL_UNITS, PS_RHEL
+    files = {"/etc/libvirt/libvirtd.conf": "audit_level = 2\n",
+             "/etc/libvirt/virtqemud.conf": "audit_level = 0\n", "/etc/libvirt/virtproxyd.conf": ""}
+    s = snap(files=files, ps=PS_RHEL, cmds={"systemctl_libvirt_active": (3, RHEL_ACTIVE, ""),
+                                           "systemctl_libvirt_sockets": (1, RHEL_UNITS, "")})
+    verdict = logging_checks.libvirt_audit_level(s, None, {})
+    assert verdict.status == v.FAIL and "virtqemud.conf" in verdict.evidence[0].excerpt
