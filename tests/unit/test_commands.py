@@ -39,3 +39,23 @@ def test_every_virsh_command_uses_the_read_only_connection():
     for name, template in commands.COMMANDS.items():
         if template.startswith("virsh"):
             assert template.startswith("virsh -r "), name
+
+
+def _dict_literal(path: str, name: str):
+    import ast
+    from pathlib import Path
+    tree = ast.parse((Path(__file__).resolve().parents[2] / path).read_text())
+    for n in ast.walk(tree):
+        targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AnnAssign) else []
+        if any(getattr(t, "id", None) == name for t in targets):
+            return [ast.literal_eval(k) for k in n.value.keys]
+    raise AssertionError(f"no {name} in {path}")
+
+
+@pytest.mark.parametrize("path, name", [("hvconform/commands.py", "COMMANDS"),
+                                        ("hvconform/policy.py", "DEFAULTS")])
+def test_each_key_is_declared_once(path, name):
+    """A dict literal keeps the last of two equal keys silently; a merge that pasted a
+    block twice would hide an edit to the first copy."""
+    keys = _dict_literal(path, name)
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []
