@@ -14,17 +14,23 @@ DEBIAN, RHEL = "debian", "rhel"
 _IDS = {DEBIAN: {"debian", "ubuntu"}, RHEL: {"rhel", "fedora", "centos", "rocky", "almalinux", "ol"}}
 
 
-def os_release(text: str) -> dict[str, str]:
-    """KEY=value lines with shell quoting -> {KEY: value}."""
+def os_release_lines(text: str) -> dict[str, tuple[int, str]]:
+    """KEY=value lines with shell quoting -> {KEY: (line number, value)}; the line
+    number is for evidence (HOST-001 quotes the lines that decided)."""
     out = {}
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         key, eq, value = line.strip().partition("=")
         if eq and key and not key.startswith("#"):
             try:
-                out[key] = " ".join(shlex.split(value))
+                out[key] = (n, " ".join(shlex.split(value)))
             except ValueError:
-                out[key] = value.strip("\"'")
+                out[key] = (n, value.strip("\"'"))
     return out
+
+
+def os_release(text: str) -> dict[str, str]:
+    """KEY=value lines with shell quoting -> {KEY: value}."""
+    return {key: value for key, (_, value) in os_release_lines(text).items()}
 
 
 def family(snap) -> str | None:

@@ -17,11 +17,10 @@ from datetime import datetime, timezone
 
 from hvconform import family as fam
 from hvconform import verdict as v
-from hvconform.checks import reading, xmlsafe
+from hvconform.checks import hostfacts, reading, xmlsafe
 from hvconform.checks.bespoke import bespoke
-from hvconform.checks.bespoke_isolation import is_sensitive
-from hvconform.checks.bespoke_logging import running
-from hvconform.checks.bespoke_network import QCONF, Unreadable, conf, conf_value, domain_root, guarded, line_of, output
+from hvconform.checks.libvirtconf import QCONF, settings_of, value_of
+from hvconform.isolation import guests
 
 FIPS = "/proc/sys/crypto/fips_enabled"
 CRYPTO_POLICY = "/etc/crypto-policies/config"
@@ -37,23 +36,6 @@ NOVA = "/etc/nova/nova.conf"
 METADATA_AGENT = "/etc/neutron/metadata_agent.ini"
 
 
-def required(snap, path: str):
-    """A file's artifact; None when absent; Unreadable when not collected or unreadable."""
-    art = snap.file(path)
-    if art is None:
-        raise Unreadable(v.error(f"{path} was not collected"))
-    if reading.is_absent(art):
-        return None
-    if not art.ok:
-        raise Unreadable(reading.failure(art, path))
-    return art
-
-
-def absent_evidence(snap, path: str) -> v.Evidence:
-    art = snap.file(path)
-    return v.Evidence.of(art, art.stderr.strip() or f"{path}: absent")
-
-
 def first_value(text: str) -> str:
     return next((line.strip() for line in text.splitlines()
                  if line.strip() and not line.strip().startswith("#")), "")
@@ -62,23 +44,23 @@ def first_value(text: str) -> str:
 # ------------------------------------------------------------------ CRY-001, CRY-002
 
 @bespoke("CRY-001", needs=[("cat", FIPS), ("cat", CRYPTO_POLICY)])
-@guarded
+@reading.ends
 def fips_mode(snap, vm, policy):
     if not policy["fips_required"]:
         return v.not_applicable("site policy fips_required is false")
     expected = "/proc/sys/crypto/fips_enabled = 1 (RHEL family: crypto policy FIPS too)"
-    art = required(snap, FIPS)
+    art = reading.optional_file(snap, FIPS)
     if art is None:
-        return v.failed(expected, "no /proc/sys/crypto/fips_enabled", [absent_evidence(snap, FIPS)],
+        return v.failed(expected, "no /proc/sys/crypto/fips_enabled", [reading.absent_evidence(snap, FIPS)],
                         reason="this kernel has no FIPS mode (built without CONFIG_CRYPTO_FIPS)")
     value = art.stdout.strip()
     evidence = [v.Evidence.of(art, f"{FIPS}: {value}")]
     if value != "1":
         return v.failed(expected, f"fips_enabled = {value}", evidence, reason="the kernel is not in FIPS mode")
     if fam.family(snap) == fam.RHEL:
-        cp = required(snap, CRYPTO_POLICY)
+        cp = reading.optional_file(snap, CRYPTO_POLICY)
         current = first_value(cp.stdout) if cp else "absent"
-        evidence.append(v.Evidence.of(cp, f"{CRYPTO_POLICY}: {current}") if cp else absent_evidence(snap, CRYPTO_POLICY))
+        evidence.append(v.Evidence.of(cp, f"{CRYPTO_POLICY}: {current}") if cp else reading.absent_evidence(snap, CRYPTO_POLICY))
         if not current.startswith("FIPS"):
             return v.failed(expected, f"fips_enabled = 1, crypto policy {current}", evidence,
                             reason="kernel in FIPS mode but user space not on the FIPS crypto policy")
@@ -86,14 +68,14 @@ def fips_mode(snap, vm, policy):
 
 
 @bespoke("CRY-002", needs=[("cat", CRYPTO_POLICY), ("stat", GNUTLS_BACKEND)])
-@guarded
+@reading.ends
 def crypto_policy(snap, vm, policy):
     allowed = policy["crypto_policies_allowed"]
     expected = (f"{CRYPTO_POLICY} in [{', '.join(allowed)}]; the GnuTLS back-end the policy's "
                 "symlink (not overridden)")
-    art = required(snap, CRYPTO_POLICY)
+    art = reading.optional_file(snap, CRYPTO_POLICY)
     if art is None:
-        return v.failed(expected, "no crypto policy", [absent_evidence(snap, CRYPTO_POLICY)],
+        return v.failed(expected, "no crypto policy", [reading.absent_evidence(snap, CRYPTO_POLICY)],
                         reason="crypto-policies not installed: nothing bounds the TLS libraries")
     current = first_value(art.stdout)
     evidence = [v.Evidence.of(art, f"{CRYPTO_POLICY}: {current}")]
@@ -102,12 +84,12 @@ def crypto_policy(snap, vm, policy):
         problems.append(f"policy {current} is not in crypto_policies_allowed")
     st = snap.stat(GNUTLS_BACKEND)
     if st is None:
-        raise Unreadable(v.error(f"{GNUTLS_BACKEND} was not collected"))
+        raise reading.End(v.error(f"{GNUTLS_BACKEND} was not collected"))
     if reading.is_absent(st):
         problems.append("no GnuTLS back-end file: libvirt/QEMU TLS ignore the policy")
         evidence.append(v.Evidence.of(st, st.stderr.strip()))
     elif not st.ok:
-        raise Unreadable(reading.failure(st, GNUTLS_BACKEND))
+        raise reading.End(reading.failure(st, GNUTLS_BACKEND))
     else:
         # update-crypto-policies links each back-end into /usr/share/crypto-policies/<policy>;
         # a regular file there is a local override the policy no longer reaches
@@ -145,17 +127,17 @@ def _key_problem(key, policy) -> tuple[str, str | None]:
 
 
 @bespoke("CRY-004", needs=_tls_needs)
-@guarded
+@reading.ends
 def libvirt_server_certificate(snap, vm, policy):
     from cryptography import x509
     files = policy["libvirt_tls_files"]
     expected = (f"{files['cert']}: > {policy['cert_min_days']} days left, SAN names the host, "
                 "strong key, SHA-256+ signature, issued by the CA; crl_file set, CRL current, cert not revoked")
-    cert_art = required(snap, files["cert"])
+    cert_art = reading.optional_file(snap, files["cert"])
     if cert_art is None:
         return v.not_applicable(f"no libvirt server certificate ({files['cert']}): TLS is not set up",
-                                [absent_evidence(snap, files["cert"])])
-    settings, dart = conf(snap, DCONF)
+                                [reading.absent_evidence(snap, files["cert"])])
+    settings, dart = settings_of(snap, DCONF)
     for key, path in (("cert_file", files["cert"]), ("ca_file", files["ca"]), ("crl_file", files["crl"])):
         if key in settings and settings[key].value != path:
             return v.error(f"{DCONF}: {key} = {settings[key].value}, but hvconform read {path}: "
@@ -184,7 +166,7 @@ def libvirt_server_certificate(snap, vm, policy):
     host = (snap.identity.get("hostname") or "").split(".")[0]
     if not any(n.split(".")[0] == host for n in names):
         problems.append(f"SAN [{', '.join(names)}] does not name host {host or '?'}")
-    ca_art = required(snap, files["ca"])
+    ca_art = reading.optional_file(snap, files["ca"])
     if ca_art is None:
         problems.append(f"no CA certificate {files['ca']}")
     else:
@@ -196,7 +178,7 @@ def libvirt_server_certificate(snap, vm, policy):
     if "crl_file" not in settings:
         problems.append("no crl_file in libvirtd.conf: revoked clients are accepted")
     else:
-        crl_art = required(snap, files["crl"])
+        crl_art = reading.optional_file(snap, files["crl"])
         if crl_art is None:
             problems.append(f"crl_file {files['crl']} does not exist")
         else:
@@ -210,7 +192,7 @@ def libvirt_server_certificate(snap, vm, policy):
     actual = (f"{key_desc}, {digest}, {days} days left, SAN [{', '.join(names)}], {crl_note}")
     evidence = [v.Evidence.of(cert_art, f"{files['cert']}: subject {cert.subject.rfc4514_string()}; "
                               f"issuer {cert.issuer.rfc4514_string()}; not after {cert.not_valid_after_utc}"),
-                v.Evidence.of(dart, f"{DCONF}: crl_file = {conf_value(settings, 'crl_file', 'not set')}")]
+                v.Evidence.of(dart, f"{DCONF}: crl_file = {value_of(settings, 'crl_file', 'not set')}")]
     if problems:
         return v.failed(expected, actual, evidence, reason="; ".join(problems))
     return v.passed(expected, actual, evidence)
@@ -222,14 +204,14 @@ CLEARTEXT_PROTOCOLS = ("http", "https", "ftp", "ftps", "tftp")
 
 
 @bespoke("CRY-008", needs=[("cat", QCONF)])
-@guarded
+@reading.ends
 def network_disks_protected(snap, vm, policy):
     expected = ("nbd: tls='yes' or nbd_tls = 1; iscsi/rbd: <auth> with a libvirt secret; "
                 "no http/https/ftp/tftp image sources")
-    qconf, qart = conf(snap, QCONF)
-    root, art = domain_root(snap, vm)
+    qconf, qart = settings_of(snap, QCONF)
+    root, art = reading.domain_root(snap, vm)
     disks = root.findall("devices/disk[@type='network']")
-    nbd_tls = str(conf_value(qconf, "nbd_tls", 0)) == "1"
+    nbd_tls = str(value_of(qconf, "nbd_tls", 0)) == "1"
     bad = []
     for d in disks:
         src = d.find("source")
@@ -240,19 +222,19 @@ def network_disks_protected(snap, vm, policy):
             bad.append(f"{proto} {src.get('name')} without authentication")
         elif proto in CLEARTEXT_PROTOCOLS:
             bad.append(f"{proto} image source {src.get('name')}")
-    evidence = [v.Evidence.of(art, "\n".join(line_of(d) for d in disks) or "no network disks"),
-                v.Evidence.of(qart, f"{QCONF}: nbd_tls = {conf_value(qconf, 'nbd_tls', '0 (default)')}")]
+    evidence = [v.Evidence.of(art, "\n".join(xmlsafe.line_of(d) for d in disks) or "no network disks"),
+                v.Evidence.of(qart, f"{QCONF}: nbd_tls = {value_of(qconf, 'nbd_tls', '0 (default)')}")]
     if bad:
         return v.failed(expected, "; ".join(bad), evidence, reason=f"domain {vm}: disk traffic unprotected")
     return v.passed(expected, f"{len(disks)} network disk(s), all protected", evidence)
 
 
 def block_tree(snap):
-    art = output(snap, "lsblk_tree", "lsblk")
+    art = reading.output(snap, "lsblk_tree", "lsblk")
     try:
         return art, json.loads(art.stdout).get("blockdevices", [])
     except (ValueError, AttributeError) as exc:
-        raise Unreadable(v.error(f"lsblk printed malformed JSON: {exc}"))
+        raise reading.End(v.error(f"lsblk printed malformed JSON: {exc}"))
 
 
 def _paths(nodes, ancestors=()):
@@ -286,10 +268,10 @@ def mount_of(tree, path: str) -> str:
 
 
 @bespoke("CRY-009", needs=[("lsblk_tree", "")])
-@guarded
+@reading.ends
 def disks_encrypted(snap, vm, policy):
     expected = "every data disk: <encryption format='luks'> with a secret, or its storage on a dm-crypt device"
-    root, art = domain_root(snap, vm)
+    root, art = reading.domain_root(snap, vm)
     lart, tree = block_tree(snap)
     bad, good = [], []
     for d in root.findall("devices/disk[@device='disk']"):
@@ -308,7 +290,7 @@ def disks_encrypted(snap, vm, policy):
             bad.append(f"{where} (on {mount_of(tree, src.get('file'))}, no dm-crypt)")
         else:
             bad.append(f"{where} ({d.get('type')} disk, no LUKS)")
-    evidence = [v.Evidence.of(art, "\n".join(line_of(d) for d in root.findall("devices/disk[@device='disk']"))
+    evidence = [v.Evidence.of(art, "\n".join(xmlsafe.line_of(d) for d in root.findall("devices/disk[@device='disk']"))
                               or "no disks"),
                 v.Evidence.of(lart, "\n".join(good + bad) or "no disks")]
     if bad:
@@ -320,22 +302,22 @@ def disks_encrypted(snap, vm, policy):
 # ------------------------------------------------------------------ CRY-010
 
 @bespoke("CRY-010", needs=[("libvirt_secret_modes", ""), ("libvirt_secret_roots", ""), ("cat", SECRET_CONF)])
-@guarded
+@reading.ends
 def secrets_private(snap, vm, policy):
     expected = ("/etc/libvirt/secrets 0700 root, files 0600 root; every secret ephemeral='no' private='yes'; "
                 "secret.conf encrypt_data unset or 1")
     modes = snap.get("cmd:libvirt_secret_modes")
     roots = snap.get("cmd:libvirt_secret_roots")
     if modes is None or roots is None:
-        raise Unreadable(v.error("the libvirt secrets listing was not collected"))
+        raise reading.End(v.error("the libvirt secrets listing was not collected"))
     lines = [line for line in modes.stdout.splitlines() if " /etc/libvirt/secrets" in line]
     if not lines:
         if "No such file or directory" in modes.stderr:
             return v.not_applicable("no /etc/libvirt/secrets: this host stores no libvirt secrets",
                                     [v.Evidence.of(modes, modes.stderr.strip())])
-        raise Unreadable(reading.failure(modes, "stat of /etc/libvirt/secrets"))
+        raise reading.End(reading.failure(modes, "stat of /etc/libvirt/secrets"))
     if modes.rc != 0 and "secrets/*" not in modes.stderr:
-        raise Unreadable(reading.failure(modes, "stat of /etc/libvirt/secrets"))
+        raise reading.End(reading.failure(modes, "stat of /etc/libvirt/secrets"))
     bad = []
     for line in lines:
         mode, owner, rest = line.split(" ", 2)[0], line.split(" ", 2)[1], line.split(" ", 2)[2]
@@ -344,7 +326,7 @@ def secrets_private(snap, vm, policy):
         if int(mode, 8) & ~limit or owner != "root":
             bad.append(f"{name}: {mode} {owner} (want {limit:o} root)")
     if roots.rc not in (0, 1) and "secrets/*.xml" not in roots.stderr:
-        raise Unreadable(reading.failure(roots, "grep of the secrets' XML"))
+        raise reading.End(reading.failure(roots, "grep of the secrets' XML"))
     secrets = [line for line in roots.stdout.splitlines() if "<secret" in line]
     for line in secrets:
         path, _, element = line.partition(":")
@@ -352,8 +334,8 @@ def secrets_private(snap, vm, policy):
             if element.strip().startswith("<secret") else {}
         if attrs.get("private") != "yes" or attrs.get("ephemeral", "no") != "no":
             bad.append(f"{path}: private={attrs.get('private', 'no')} ephemeral={attrs.get('ephemeral', 'no')}")
-    settings, sart = conf(snap, SECRET_CONF)
-    if str(conf_value(settings, "encrypt_data", 1)) == "0":
+    settings, sart = settings_of(snap, SECRET_CONF)
+    if str(value_of(settings, "encrypt_data", 1)) == "0":
         bad.append(f"{SECRET_CONF}: encrypt_data = 0")
     evidence = [v.Evidence.of(modes, "\n".join(lines)), v.Evidence.of(roots, "\n".join(secrets) or "no secrets")]
     actual = f"{len(secrets)} secret(s); " + ("; ".join(bad) if bad else "all private, modes within limits")
@@ -365,12 +347,12 @@ def secrets_private(snap, vm, policy):
 # ------------------------------------------------------------------ CRY-011
 
 @bespoke("CRY-011", needs=[("cat", SWAPS), ("lsblk_tree", "")])
-@guarded
+@reading.ends
 def swap_encrypted(snap, vm, policy):
     expected = "no swap, zram only, or swap on a dm-crypt device"
-    art = required(snap, SWAPS)
+    art = reading.optional_file(snap, SWAPS)
     if art is None:
-        raise Unreadable(v.error(f"{SWAPS} does not exist: not a Linux /proc"))
+        raise reading.End(v.error(f"{SWAPS} does not exist: not a Linux /proc"))
     entries = [line.split() for line in art.stdout.splitlines()[1:] if line.strip()]
     if not entries:
         return v.passed(expected, "no swap", [v.Evidence.of(art, f"{SWAPS}: no entries")])
@@ -392,13 +374,13 @@ def swap_encrypted(snap, vm, policy):
 # ------------------------------------------------------------------ CRY-012, CRY-013
 
 @bespoke("CRY-012", needs=[("secureboot_efivar", ""), ("stat", EFI)])
-@guarded
+@reading.ends
 def host_secure_boot(snap, vm, policy):
     expected = "UEFI boot with the SecureBoot variable = 1"
     var = snap.get("cmd:secureboot_efivar")
     efi = snap.stat(EFI)
     if var is None or efi is None:
-        raise Unreadable(v.error("the SecureBoot variable was not collected"))
+        raise reading.End(v.error("the SecureBoot variable was not collected"))
     if efi is not None and reading.is_absent(efi):
         return v.failed(expected, "legacy BIOS boot", [v.Evidence.of(efi, efi.stderr.strip())],
                         reason=f"no {EFI}: the host did not boot through UEFI, so no Secure Boot")
@@ -406,7 +388,7 @@ def host_secure_boot(snap, vm, policy):
         if "No such file or directory" in var.stderr:
             return v.failed(expected, "no SecureBoot variable", [v.Evidence.of(var, var.stderr.strip())],
                             reason="UEFI firmware without Secure Boot support")
-        raise Unreadable(reading.failure(var, "the SecureBoot variable"))
+        raise reading.End(reading.failure(var, "the SecureBoot variable"))
     data = var.stdout.split()
     state = data[4] if len(data) >= 5 else "?"
     evidence = [v.Evidence.of(var, f"SecureBoot bytes: {' '.join(data)}")]
@@ -416,21 +398,21 @@ def host_secure_boot(snap, vm, policy):
 
 
 @bespoke("CRY-013", needs=[("cat", TPM_VERSION), ("stat", EVENT_LOG), ("ps", "")])
-@guarded
+@reading.ends
 def measured_boot(snap, vm, policy):
     agents = policy["attestation_agents"]
     expected = f"TPM 2.0, its boot event log readable, an attestation agent ({', '.join(agents)}) running"
-    tpm = required(snap, TPM_VERSION)
+    tpm = reading.optional_file(snap, TPM_VERSION)
     log = snap.stat(EVENT_LOG)
     if log is None:
-        raise Unreadable(v.error(f"{EVENT_LOG} was not collected"))
+        raise reading.End(v.error(f"{EVENT_LOG} was not collected"))
     if not log.ok and not reading.is_absent(log):
-        raise Unreadable(reading.failure(log, EVENT_LOG))
+        raise reading.End(reading.failure(log, EVENT_LOG))
     found = {}
     for agent in agents:
-        lines, ps = running(snap, agent)
+        lines, ps = hostfacts.running(snap, agent)
         if lines is None:
-            raise Unreadable(v.error("the process table was not collected"))
+            raise reading.End(v.error("the process table was not collected"))
         found.update({agent: lines} if lines else {})
     version = tpm.stdout.strip() if tpm else "none"
     problems = []
@@ -440,7 +422,7 @@ def measured_boot(snap, vm, policy):
         problems.append("no boot event log (securityfs)")
     if not found:
         problems.append("no attestation agent running")
-    evidence = [v.Evidence.of(tpm, f"{TPM_VERSION}: {version}") if tpm else absent_evidence(snap, TPM_VERSION),
+    evidence = [v.Evidence.of(tpm, f"{TPM_VERSION}: {version}") if tpm else reading.absent_evidence(snap, TPM_VERSION),
                 v.Evidence.of(log, log.stdout.strip() or log.stderr.strip()),
                 v.Evidence.of(snap.get("cmd:ps"), "\n".join(sum(found.values(), [])) or "no agent process")]
     actual = f"TPM {version}; event log {'present' if log.ok else 'absent'}; agent {', '.join(found) or 'none'}"
@@ -452,12 +434,12 @@ def measured_boot(snap, vm, policy):
 # ------------------------------------------------------------------ CRY-014, CRY-015, CRY-016
 
 @bespoke("CRY-014")
-@guarded
+@reading.ends
 def guest_secure_boot(snap, vm, policy):
     dirs = policy["firmware_dirs"]
     expected = ("firmware efi with secure-boot and enrolled-keys (or loader secure='yes' with a VARS template), "
                 f"smm on, loader readonly='yes' from [{', '.join(dirs)}]")
-    root, art = domain_root(snap, vm)
+    root, art = reading.domain_root(snap, vm)
     os_el = root.find("os")
     loader = os_el.find("loader") if os_el is not None else None
     feats = {f.get("name"): f.get("enabled") for f in root.findall("os/firmware/feature")}
@@ -482,7 +464,7 @@ def guest_secure_boot(snap, vm, policy):
                 problems.append("loader not read-only")
             if not any(path.startswith(d.rstrip("/") + "/") for d in dirs):
                 problems.append(f"loader {path} not from firmware_dirs")
-    shown = [line_of(e) for e in (os_el, root.find("features/smm")) if e is not None]
+    shown = [xmlsafe.line_of(e) for e in (os_el, root.find("features/smm")) if e is not None]
     evidence = [v.Evidence.of(art, "\n".join(shown))]
     if problems:
         return v.failed(expected, "; ".join(problems), evidence, reason=f"domain {vm}: guest boot chain unverified")
@@ -490,12 +472,12 @@ def guest_secure_boot(snap, vm, policy):
 
 
 @bespoke("CRY-015", needs=[("cat", QCONF)])
-@guarded
+@reading.ends
 def vtpm_encrypted(snap, vm, policy):
     expected = ("vTPM: model tpm-crb/tpm-tis, emulator backend 2.0 with <encryption secret=...>; "
                 "no passthrough; swtpm_user/group not root")
-    qconf, qart = conf(snap, QCONF)
-    root, art = domain_root(snap, vm)
+    qconf, qart = settings_of(snap, QCONF)
+    root, art = reading.domain_root(snap, vm)
     tpms = root.findall("devices/tpm")
     bad = []
     for t in tpms:
@@ -514,10 +496,10 @@ def vtpm_encrypted(snap, vm, policy):
             bad.append("vTPM state not encrypted")
     if tpms:
         for key in ("swtpm_user", "swtpm_group"):
-            if str(conf_value(qconf, key, "tss")) in ("root", "+0"):
+            if str(value_of(qconf, key, "tss")) in ("root", "+0"):
                 bad.append(f"{key} = root")
-    evidence = [v.Evidence.of(art, "\n".join(line_of(t) for t in tpms) or "no vTPM"),
-                v.Evidence.of(qart, "; ".join(f"{k} = {conf_value(qconf, k, 'tss (default)')}"
+    evidence = [v.Evidence.of(art, "\n".join(xmlsafe.line_of(t) for t in tpms) or "no vTPM"),
+                v.Evidence.of(qart, "; ".join(f"{k} = {value_of(qconf, k, 'tss (default)')}"
                                               for k in ("swtpm_user", "swtpm_group")))]
     if bad:
         return v.failed(expected, "; ".join(bad), evidence, reason=f"domain {vm}: vTPM state or host TPM exposed")
@@ -528,15 +510,15 @@ SEV_NODBG, SEV_NOKS = 0x1, 0x2
 
 
 @bespoke("CRY-016")
-@guarded
+@reading.ends
 def confidential_sensitive_vms(snap, vm, policy):
-    root, art = domain_root(snap, vm)
-    if not is_sensitive(snap, vm, root, policy):
+    root, art = reading.domain_root(snap, vm)
+    if not guests.is_sensitive(snap, vm, root, policy):
         return v.not_applicable(f"domain {vm} is not sensitive (its security level is not in "
                                 f"policy sensitive_security_levels {policy['sensitive_security_levels']})")
     expected = "launchSecurity sev-snp or tdx (or sev with policy bits NODBG and NOKS)"
     ls = root.find("launchSecurity")
-    evidence = [v.Evidence.of(art, line_of(ls) if ls is not None else "no <launchSecurity>")]
+    evidence = [v.Evidence.of(art, xmlsafe.line_of(ls) if ls is not None else "no <launchSecurity>")]
     kind = ls.get("type") if ls is not None else None
     if kind in ("sev-snp", "tdx"):
         return v.passed(expected, f"launchSecurity {kind}", evidence)
@@ -566,13 +548,13 @@ def sasl_settings(text: str) -> dict[str, tuple[int, str]]:
 
 
 @bespoke("CRY-018", needs=[("cat", p) for p in SASL_FILES])
-@guarded
+@reading.ends
 def sasl_mechanisms(snap, vm, policy):
     allowed = [m.lower() for m in policy["sasl_mechanisms_allowed"]]
     expected = f"mech_list in each SASL file names only [{', '.join(allowed)}]"
     bad, shown, evidence = [], [], []
     for path in SASL_FILES:
-        art = required(snap, path)
+        art = reading.optional_file(snap, path)
         if art is None:
             continue
         settings = sasl_settings(art.stdout)
@@ -589,7 +571,7 @@ def sasl_mechanisms(snap, vm, policy):
             bad.append(f"{path}: {', '.join(weak)}")
     if not evidence:
         return v.not_applicable("no SASL configuration for libvirt or QEMU (" + ", ".join(SASL_FILES) + " absent)",
-                                [absent_evidence(snap, SASL_FILES[0])])
+                                [reading.absent_evidence(snap, SASL_FILES[0])])
     if bad:
         return v.failed(expected, "; ".join(bad), evidence, reason="weak or unrestricted SASL mechanisms")
     return v.passed(expected, "; ".join(shown), evidence)
@@ -608,13 +590,13 @@ def _true(value: str | None) -> bool:
 
 
 @bespoke("CRY-020", needs=[("cat", NOVA), ("cat", METADATA_AGENT)])
-@guarded
+@reading.ends
 def openstack_service_tls(snap, vm, policy):
     expected = ("nova: keystone www_authenticate_uri https, insecure false, glance api_servers https, "
                 "api_insecure false; metadata agent: nova_metadata_protocol https, insecure false")
-    art = required(snap, NOVA)
+    art = reading.optional_file(snap, NOVA)
     if art is None:
-        return v.not_applicable(f"{NOVA} does not exist", [absent_evidence(snap, NOVA)])
+        return v.not_applicable(f"{NOVA} does not exist", [reading.absent_evidence(snap, NOVA)])
     try:
         nova = ini(art)
     except configparser.Error as exc:
@@ -634,7 +616,7 @@ def openstack_service_tls(snap, vm, policy):
     if _true(get("glance", "api_insecure")):
         bad.append("glance api_insecure = true")
     evidence = [v.Evidence.of(art, "\n".join(shown))]
-    agent = required(snap, METADATA_AGENT)
+    agent = reading.optional_file(snap, METADATA_AGENT)
     if agent is not None:
         meta = ini(agent)
         proto = meta.get("DEFAULT", "nova_metadata_protocol", fallback="http")

@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shlex
 from datetime import date
 
 from hvconform import family as fam
 from hvconform import verdict as v
 from hvconform.checks import hostfacts, pkgversion, reading, xmlsafe
 from hvconform.checks.bespoke import bespoke
-
-OS_RELEASE = "/etc/os-release"
-
-
-def os_release(text: str) -> dict[str, tuple[int, str]]:
-    """KEY=value lines (shell quoting) -> {KEY: (line number, value)}."""
-    out = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        key, eq, value = line.strip().partition("=")
-        if eq and key and not key.startswith("#"):
-            try:
-                words = shlex.split(value)
-            except ValueError:
-                words = [value.strip("\"'")]
-            out[key] = (n, " ".join(words))
-    return out
 
 
 def covers(allowed: str, os_id: str, version: str) -> bool:
@@ -35,17 +18,17 @@ def covers(allowed: str, os_id: str, version: str) -> bool:
     return a_id == os_id and (version == a_version or version.startswith(a_version + "."))
 
 
-@bespoke("HOST-001", needs=[("cat", OS_RELEASE)])
+@bespoke("HOST-001", needs=[("cat", fam.OS_RELEASE)])
 def supported_release(snap, vm, policy):
     allowed = policy["supported_releases"]
     expected = f"ID VERSION_ID in [{', '.join(allowed)}] and not past vendor end of support"
-    art, end = reading.required_file(snap, OS_RELEASE, expected, "the release cannot be established")
+    art, end = reading.required_file(snap, fam.OS_RELEASE, expected, "the release cannot be established")
     if end:
         return end
-    fields = os_release(art.stdout)
+    fields = fam.os_release_lines(art.stdout)
     os_id, version = fields.get("ID", (0, ""))[1], fields.get("VERSION_ID", (0, ""))[1]
     release = f"{os_id} {version}".strip()
-    evidence = [v.Evidence.of(art, "\n".join(f"{OS_RELEASE}:{fields[k][0]}: {k}={fields[k][1]}"
+    evidence = [v.Evidence.of(art, "\n".join(f"{fam.OS_RELEASE}:{fields[k][0]}: {k}={fields[k][1]}"
                                              for k in ("ID", "VERSION_ID") if k in fields))]
     match = next((a for a in allowed if covers(a, os_id, version)), None)
     if match is None:

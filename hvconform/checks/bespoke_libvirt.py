@@ -5,23 +5,12 @@ from __future__ import annotations
 import re
 
 from hvconform import verdict as v
-from hvconform.checks import daemons, hostfacts, reading
+from hvconform.checks import daemons, file_mode, hostfacts, reading
 from hvconform.checks.bespoke import bespoke
-from hvconform.checks.bespoke_qemu import stat_entries
-
-
-def _ends(fn):
-    def run(snap, vm, policy):
-        try:
-            return fn(snap, vm, policy)
-        except (daemons.Undecided, hostfacts.Unknown) as exc:
-            return exc.verdict
-    run.__name__ = fn.__name__
-    return run
 
 
 @bespoke("LIBV-001", needs=[*daemons.NEEDS, *hostfacts.PACKAGE_NEEDS])
-@_ends
+@reading.ends
 def one_daemon_model(snap, vm, policy):
     unneeded = policy["unneeded_libvirt_drivers"]
     expected = (f"libvirtd or virtqemud in use, not both; no libvirt-daemon-driver-{{{','.join(unneeded)}}} "
@@ -97,7 +86,7 @@ def _getent(snap):
 
 
 @bespoke("LIBV-010", needs=[("polkit_rules", ""), ("getent_libvirt_groups", "")])
-@_ends
+@reading.ends
 def polkit_libvirt_admins(snap, vm, policy):
     groups_ok, users_ok = policy["libvirt_admin_groups"], policy["libvirt_admin_users"]
     expected = (f"org.libvirt.unix.manage granted only to groups {groups_ok} (or users {users_ok}); "
@@ -127,7 +116,7 @@ def polkit_libvirt_admins(snap, vm, policy):
 
 
 @bespoke("LIBV-012", needs=[("stat", "/dev/kvm"), ("getent_libvirt_groups", "")])
-@_ends
+@reading.ends
 def kvm_device_access(snap, vm, policy):
     allowed = policy["kvm_group_members"]
     expected = f"/dev/kvm mode <= 0660, root:kvm; kvm members within {allowed}"
@@ -156,7 +145,7 @@ def kvm_device_access(snap, vm, policy):
 
 
 @bespoke("LIBV-015", needs=[("libvirt_hooks_stat", "")])
-@_ends
+@reading.ends
 def hooks_protected(snap, vm, policy):
     expected = "/etc/libvirt/hooks and every hook root-owned, not group/world writable"
     art = snap.get("cmd:libvirt_hooks_stat")
@@ -165,7 +154,7 @@ def hooks_protected(snap, vm, policy):
     # an unmatched glob (no hooks) is stat's 'No such file'; anything else is a failure
     if [e for e in art.stderr.splitlines() if e.strip() and "No such file" not in e]:
         return reading.failure(art, "stat of /etc/libvirt/hooks")
-    entries = [(*e, path) for path, e in stat_entries(art.stdout).items()]
+    entries = [(*e, path) for path, e in file_mode.stat_entries(art.stdout).items()]
     if not entries:
         return v.not_applicable("/etc/libvirt/hooks does not exist: no hooks can run",
                                 [v.Evidence.of(art, art.stderr.strip())])

@@ -11,24 +11,13 @@ from hvconform.checks import daemons, hostfacts, kernel_cmdline, libvirt_conf, r
 from hvconform.checks.bespoke import bespoke
 from hvconform.checks.libvirtconf_parser import ConfSyntaxError, parse
 
-PS = "cmd:ps"
 BACKLOG_MIN = 8192
-
-
-def running(snap, comm: str) -> tuple[list[str] | None, object]:
-    """Lines of `ps -eo pid=,uid=,user:32=,comm=,args=` whose command is `comm`;
-    None when the process table was not collected."""
-    art = snap.get(PS)
-    if art is None or not art.ok:
-        return None, art
-    return [line.strip() for line in art.stdout.splitlines()
-            if len(line.split(None, 4)) >= 4 and line.split(None, 4)[3] == comm], art
 
 
 @bespoke("LOG-001", needs=[("ps", ""), ("cat", kernel_cmdline.PATH)])
 def auditd_active(snap, vm, policy):
     expected = f"auditd running; audit=1 and audit_backlog_limit>={BACKLOG_MIN} on the kernel cmdline"
-    lines, ps = running(snap, "auditd")
+    lines, ps = hostfacts.running(snap, "auditd")
     cmd = snap.file(kernel_cmdline.PATH)
     if lines is None or cmd is None or not cmd.ok:
         return v.error("the process table or /proc/cmdline was not collected")
@@ -76,7 +65,7 @@ def libvirt_audit_level(snap, vm, policy):
     except ConfSyntaxError as exc:
         return v.error(f"{path}:{exc.line}: libvirt cannot parse this file: {exc}")
     level = str(settings["audit_level"].value) if "audit_level" in settings else "1"
-    lines, ps = running(snap, "auditd")
+    lines, ps = hostfacts.running(snap, "auditd")
     evidence = [v.Evidence.of(art, libvirt_conf.excerpt(path, settings, ["audit_level"]))]
     actual = f"audit_level = {level}{'' if 'audit_level' in settings else ' (default)'}"
     if level == "2":

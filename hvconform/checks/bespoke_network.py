@@ -16,12 +16,10 @@ import ipaddress
 import json
 
 from hvconform import verdict as v
-from hvconform.checks import reading, xmlsafe
+from hvconform.checks import hostfacts, reading, xmlsafe
 from hvconform.checks.bespoke import bespoke
-from hvconform.checks.bespoke_logging import running
-from hvconform.checks.libvirtconf_parser import ConfSyntaxError, parse
+from hvconform.checks.libvirtconf import QCONF, settings_of, value_of
 
-QCONF = "/etc/libvirt/qemu.conf"
 NETWORK_CONF = "/etc/libvirt/network.conf"
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 IP6_FORWARD = "/proc/sys/net/ipv6/conf/all/forwarding"
@@ -34,60 +32,12 @@ WILDCARDS = ("0.0.0.0", "::", "*")
 GUEST_SERVICES = ("53/tcp", "53/udp", "67/udp", "547/udp")
 
 
-class Unreadable(Exception):
-    """An artifact a check cannot do without is missing or failed: carries the error verdict."""
-
-    def __init__(self, verdict):
-        super().__init__(verdict.reason)
-        self.verdict = verdict
-
-
-def output(snap, name: str, what: str):
-    """The artifact of a declared command, or Unreadable with the error verdict."""
-    art = snap.get(f"cmd:{name}")
-    if art is None:
-        raise Unreadable(v.error(f"{what} was not collected"))
-    if not art.ok:
-        raise Unreadable(reading.failure(art, what))
-    return art
-
-
 def json_output(snap, name: str, what: str):
-    art = output(snap, name, what)
+    art = reading.output(snap, name, what)
     try:
         return art, json.loads(art.stdout or "[]")
     except ValueError as exc:
-        raise Unreadable(v.error(f"{what} printed malformed JSON: {exc}", [v.Evidence.of(art)]))
-
-
-def guarded(fn):
-    """Turn Unreadable into its error verdict, so each check reads straight through."""
-    def run(snap, vm, policy):
-        try:
-            return fn(snap, vm, policy)
-        except Unreadable as exc:
-            return exc.verdict
-    run.__name__, run.__doc__ = fn.__name__, fn.__doc__
-    return run
-
-
-def conf(snap, path: str, missing_ok: bool = True) -> tuple[dict, object]:
-    """{key: Setting} of a libvirt config file; {} when absent (built-in defaults)."""
-    art = snap.file(path)
-    if art is None:
-        raise Unreadable(v.error(f"{path} was not collected"))
-    if reading.is_absent(art) and missing_ok:
-        return {}, art
-    if not art.ok:
-        raise Unreadable(reading.failure(art, path))
-    try:
-        return parse(art.stdout), art
-    except ConfSyntaxError as exc:
-        raise Unreadable(v.error(f"{path}:{exc.line}: libvirt cannot parse this file: {exc}"))
-
-
-def conf_value(settings: dict, key: str, default=None):
-    return settings[key].value if key in settings else default
+        raise reading.End(v.error(f"{what} printed malformed JSON: {exc}", [v.Evidence.of(art)]))
 
 
 # ------------------------------------------------------------------ addresses
@@ -127,7 +77,7 @@ def listeners(text: str) -> list[tuple[str, str, int, str]]:
 
 def networks(snap) -> tuple[dict, object]:
     """{name: root element} of every libvirt network, from virsh_net_dumpxml_all."""
-    art = output(snap, "virsh_net_dumpxml_all", "virsh net-dumpxml of each network")
+    art = reading.output(snap, "virsh_net_dumpxml_all", "virsh net-dumpxml of each network")
     sections, name = {}, None
     for line in art.stdout.splitlines():
         if line.startswith("### network "):
@@ -140,14 +90,14 @@ def networks(snap) -> tuple[dict, object]:
         try:
             out[name] = xmlsafe.parse("\n".join(lines))
         except xmlsafe.XMLError as exc:
-            raise Unreadable(v.error(f"network {name}: no readable definition ({exc})",
+            raise reading.End(v.error(f"network {name}: no readable definition ({exc})",
                                      [v.Evidence.of(art, art.stderr.strip() or "\n".join(lines))]))
     return out, art
 
 
 def net_states(snap) -> tuple[dict, object]:
     """{name: (state, autostart)} from the `virsh net-list --all` table."""
-    art = output(snap, "virsh_net_list", "virsh net-list --all")
+    art = reading.output(snap, "virsh_net_list", "virsh net-list --all")
     out = {}
     for line in art.stdout.splitlines()[2:]:
         cols = line.split()
@@ -161,30 +111,13 @@ def forward_mode(net) -> str:
     return "isolated" if fwd is None else fwd.get("mode", "nat")
 
 
-def domain_root(snap, name: str):
-    art = snap.domain_xml(name)
-    if art is None:
-        raise Unreadable(v.error(f"the inactive XML of domain {name} was not collected"))
-    if not art.ok:
-        raise Unreadable(v.error(f"virsh dumpxml of domain {name} failed (rc {art.rc}): {art.stderr.strip()}"))
-    try:
-        return xmlsafe.parse(art.stdout), art
-    except xmlsafe.XMLError as exc:
-        raise Unreadable(v.error(f"domain {name}: inactive XML is malformed: {exc}"))
-
-
 def all_domains(snap) -> dict:
-    return {d.name: domain_root(snap, d.name)[0] for d in snap.domains}
-
-
-def line_of(el) -> str:
-    return xmlsafe.render(el, limit=240)
+    return {d.name: reading.domain_root(snap, d.name)[0] for d in snap.domains}
 
 
 # ------------------------------------------------------------------ NET-001 / NET-002
 
 FIREWALL_UNITS = ("firewalld", "nftables", "ufw", "iptables", "netfilter-persistent")
-NO_SYSTEMD = "not been booted with systemd"
 
 
 def nft_items(snap):
@@ -194,13 +127,13 @@ def nft_items(snap):
 
 @bespoke("NET-001", needs=[("systemctl_firewalls", ""), ("ps", ""), ("nft_ruleset", ""),
                            ("cat", NETWORK_CONF)])
-@guarded
+@reading.ends
 def single_firewall_manager(snap, vm, policy):
     expected = ("exactly one firewall manager active, rules loaded; libvirt firewall_backend "
                 "nftables or iptables (firewalld: its libvirt zone present)")
     units = snap.get("cmd:systemctl_firewalls")
     if units is None:
-        raise Unreadable(v.error("systemctl is-active was not collected"))
+        raise reading.End(v.error("systemctl is-active was not collected"))
     nft, items = nft_items(snap)
     tables = [f"{i['table']['family']} {i['table']['name']}" for i in items if "table" in i]
     evidence = [v.Evidence.of(nft, "tables: " + (", ".join(tables) or "none"))]
@@ -209,20 +142,20 @@ def single_firewall_manager(snap, vm, policy):
         active = [u for u, s in zip(FIREWALL_UNITS, states) if s == "active"]
         evidence.append(v.Evidence.of(units, " ".join(f"{u}={s}" for u, s in zip(FIREWALL_UNITS, states))))
         how = "systemd units"
-    elif NO_SYSTEMD in units.stderr:
+    elif hostfacts.NO_SYSTEMD in units.stderr:
         # no service manager to ask: a running firewalld is in the process table, and
         # rules loaded once (nftables/iptables services are one-shot) are in the ruleset
-        lines, ps = running(snap, "firewalld")
+        lines, ps = hostfacts.running(snap, "firewalld")
         if lines is None:
-            raise Unreadable(v.error("systemd is not running and the process table was not collected"))
+            raise reading.End(v.error("systemd is not running and the process table was not collected"))
         active = ["firewalld"] if lines else (["a loaded ruleset"] if tables else [])
         evidence.append(v.Evidence.of(units, units.stderr.strip().splitlines()[0]))
         evidence.append(v.Evidence.of(ps, "\n".join(lines) or "no firewalld process"))
         how = "no systemd: process table and ruleset"
     else:
-        raise Unreadable(reading.failure(units, "systemctl is-active"))
-    settings, netconf = conf(snap, NETWORK_CONF)
-    backend = conf_value(settings, "firewall_backend")
+        raise reading.End(reading.failure(units, "systemctl is-active"))
+    settings, netconf = settings_of(snap, NETWORK_CONF)
+    backend = value_of(settings, "firewall_backend")
     evidence.append(v.Evidence.of(netconf, f"{NETWORK_CONF}: firewall_backend = {backend}"
                                   if backend else f"{NETWORK_CONF}: firewall_backend not set (build default)"))
     problems = []
@@ -251,7 +184,7 @@ def _ends_in_deny(rules) -> bool:
 
 
 @bespoke("NET-002", needs=[("nft_ruleset", "")])
-@guarded
+@reading.ends
 def inbound_default_deny(snap, vm, policy):
     expected = "an input-hook chain for IPv4 and for IPv6 with policy drop or a final unconditional drop/reject"
     art, items = nft_items(snap)
@@ -283,15 +216,15 @@ def inbound_default_deny(snap, vm, policy):
 # ------------------------------------------------------------------ NET-003
 
 @bespoke("NET-003", needs=[("ss_listeners", ""), ("virsh_net_dumpxml_all", "")])
-@guarded
+@reading.ends
 def listeners_allowlisted(snap, vm, policy):
     mgmt, allow = policy["management_networks"], policy["listen_allowlist"]
     expected = (f"no :16509; every other listener on loopback, in management_networks "
                 f"[{', '.join(mgmt)}], allowlisted [{', '.join(allow)}], or dnsmasq on a libvirt network address")
-    art = output(snap, "ss_listeners", "ss -Htlnu")
+    art = reading.output(snap, "ss_listeners", "ss -Htlnu")
     try:
         nets, _ = networks(snap)
-    except Unreadable:
+    except reading.End:
         nets = {}   # without them no dnsmasq address is exempt: stricter, never a false pass
     gateways = {ip.get("address") for n in nets.values() for ip in n.findall("ip")}
     bad = []
@@ -322,16 +255,16 @@ HEADLESS = ("/domain/metadata/*[namespace-uri()=$ns]/descendant-or-self::*"
 
 
 @bespoke("NET-006")
-@guarded
+@reading.ends
 def headless_without_graphics(snap, vm, policy):
-    root, art = domain_root(snap, vm)
+    root, art = reading.domain_root(snap, vm)
     ns = policy["vm_metadata_namespace"]
     if not root.xpath(HEADLESS, ns=ns):
         return v.not_applicable(f"domain {vm} is not marked headless (<console>headless</console> "
                                 f"in its {ns} metadata)")
     graphics = root.findall("devices/graphics")
     expected = "a headless VM has no <graphics>"
-    evidence = [v.Evidence.of(art, "\n".join(line_of(g) for g in graphics) or "no <graphics>")]
+    evidence = [v.Evidence.of(art, "\n".join(xmlsafe.line_of(g) for g in graphics) or "no <graphics>")]
     if graphics:
         return v.failed(expected, f"{len(graphics)} graphics device(s)", evidence,
                         reason=f"domain {vm} is marked headless but has a graphical console")
@@ -350,14 +283,14 @@ def reachable(graphics, qconf: dict) -> str | None:
             return f"network {listen.get('network')}"
         addr = listen.get("address") or graphics.get("listen")
         if addr is None:
-            addr = str(conf_value(qconf, f"{kind}_listen", "127.0.0.1"))
+            addr = str(value_of(qconf, f"{kind}_listen", "127.0.0.1"))
         if not is_loopback(addr):
             return addr
     if listens:
         return None
-    if kind == "vnc" and str(conf_value(qconf, "vnc_auto_unix_socket", 0)) == "1":
+    if kind == "vnc" and str(value_of(qconf, "vnc_auto_unix_socket", 0)) == "1":
         return None
-    addr = graphics.get("listen") or str(conf_value(qconf, f"{kind}_listen", "127.0.0.1"))
+    addr = graphics.get("listen") or str(value_of(qconf, f"{kind}_listen", "127.0.0.1"))
     return None if is_loopback(addr) else addr
 
 
@@ -366,32 +299,32 @@ def _persistent_config(vm: str) -> str:
 
 
 @bespoke("NET-007", needs=[("cat", QCONF), ("cat", "/etc/libvirt/qemu/{vm}.xml")])
-@guarded
+@reading.ends
 def console_authenticated(snap, vm, policy):
     # The read-only connection never shows passwd; libvirt's own copy of the definition
     # does (root), redacted at collection: its presence is what counts.
     expected = "every network-reachable VNC/SPICE console has a passwd, or qemu.conf <type>_password / <type>_sasl = 1"
-    qconf, qart = conf(snap, QCONF)
-    root, art = domain_root(snap, vm)
+    qconf, qart = settings_of(snap, QCONF)
+    root, art = reading.domain_root(snap, vm)
     path = _persistent_config(vm)
     stored = snap.file(path)
     if stored is None:
-        raise Unreadable(v.error(f"{path} was not collected"))
+        raise reading.End(v.error(f"{path} was not collected"))
     if stored.ok:
         try:
             root, art = xmlsafe.parse(stored.stdout), stored
         except xmlsafe.XMLError as exc:
-            raise Unreadable(v.error(f"{path} is malformed: {exc}"))
+            raise reading.End(v.error(f"{path} is malformed: {exc}"))
     elif not reading.is_absent(stored):   # absent: a transient domain, only the virsh XML exists
-        raise Unreadable(reading.failure(stored, path))
+        raise reading.End(reading.failure(stored, path))
     bad, shown = [], []
     for g in root.findall("devices/graphics"):
         kind, where = g.get("type"), reachable(g, qconf)
         if where is None or kind not in ("vnc", "spice", "rdp"):
             continue
-        shown.append(line_of(g))
-        global_auth = (str(conf_value(qconf, f"{kind}_sasl", 0)) == "1"
-                       or bool(conf_value(qconf, f"{kind}_password")))
+        shown.append(xmlsafe.line_of(g))
+        global_auth = (str(value_of(qconf, f"{kind}_sasl", 0)) == "1"
+                       or bool(value_of(qconf, f"{kind}_password")))
         if g.get("passwd") is None and not global_auth:
             bad.append(f"{kind} on {where}")
     evidence = [v.Evidence.of(art, "\n".join(shown) or "no network-reachable console"),
@@ -404,18 +337,18 @@ def console_authenticated(snap, vm, policy):
 
 
 @bespoke("NET-009", needs=[("cat", QCONF)])
-@guarded
+@reading.ends
 def spice_tls(snap, vm, policy):
     expected = "network-reachable SPICE: qemu.conf spice_tls = 1 and defaultMode='secure' (or every channel secure)"
-    qconf, qart = conf(snap, QCONF)
-    root, art = domain_root(snap, vm)
-    tls = str(conf_value(qconf, "spice_tls", 0)) == "1"
+    qconf, qart = settings_of(snap, QCONF)
+    root, art = reading.domain_root(snap, vm)
+    tls = str(value_of(qconf, "spice_tls", 0)) == "1"
     bad, shown = [], []
     for g in root.findall("devices/graphics[@type='spice']"):
         where = reachable(g, qconf)
         if where is None:
             continue
-        shown.append(line_of(g))
+        shown.append(xmlsafe.line_of(g))
         channels = g.findall("channel")
         secure = g.get("defaultMode") == "secure" or (
             channels and all(c.get("mode") == "secure" for c in channels))
@@ -424,7 +357,7 @@ def spice_tls(snap, vm, policy):
         elif not secure:
             bad.append(f"SPICE on {where} allows insecure channels")
     evidence = [v.Evidence.of(art, "\n".join(shown) or "no network-reachable SPICE console"),
-                v.Evidence.of(qart, f"{QCONF}: spice_tls = {conf_value(qconf, 'spice_tls', '0 (default)')}")]
+                v.Evidence.of(qart, f"{QCONF}: spice_tls = {value_of(qconf, 'spice_tls', '0 (default)')}")]
     if bad:
         return v.failed(expected, "; ".join(bad), evidence, reason=f"domain {vm}: SPICE traffic in cleartext")
     return v.passed(expected, f"{len(shown)} reachable SPICE console(s), all TLS", evidence)
@@ -438,7 +371,7 @@ def _used_networks(snap) -> set[str]:
 
 
 @bespoke("NET-011", needs=[("virsh_net_list", ""), ("virsh_net_dumpxml_all", "")])
-@guarded
+@reading.ends
 def network_modes(snap, vm, policy):
     allowed = policy["bridged_networks_allowed"]
     expected = (f"forward mode nat, route or isolated (bridged modes only for [{', '.join(allowed)}]); "
@@ -468,18 +401,18 @@ def network_modes(snap, vm, policy):
 
 @bespoke("NET-021", needs=[("cat", IP_FORWARD), ("cat", IP6_FORWARD), ("virsh_net_list", ""),
                            ("virsh_net_dumpxml_all", "")])
-@guarded
+@reading.ends
 def forwarding_only_when_needed(snap, vm, policy):
     expected = "ip_forward and IPv6 forwarding 0, unless an active nat/route network needs them"
     values, evidence = {}, []
     for path in (IP_FORWARD, IP6_FORWARD):
         art = snap.file(path)
         if art is None:
-            raise Unreadable(v.error(f"{path} was not collected"))
+            raise reading.End(v.error(f"{path} was not collected"))
         if reading.is_absent(art) and path == IP6_FORWARD:
             continue   # IPv6 disabled in this kernel: nothing to forward
         if not art.ok:
-            raise Unreadable(reading.failure(art, path))
+            raise reading.End(reading.failure(art, path))
         values[path] = art.stdout.strip()
         evidence.append(v.Evidence.of(art, f"{path}: {values[path]}"))
     nets, net_art = networks(snap)
@@ -500,12 +433,12 @@ def forwarding_only_when_needed(snap, vm, policy):
 # ------------------------------------------------------------------ VM interfaces (NET-012, 013, 017)
 
 @bespoke("NET-012", needs=[("virsh_net_dumpxml_all", "")])
-@guarded
+@reading.ends
 def approved_networks_only(snap, vm, policy):
     approved, bridged_vms = policy["approved_networks"], policy["bridged_vms"]
     expected = (f"type network to {('[' + ', '.join(approved) + ']') if approved else 'a nat/route/isolated network'}; "
                 f"bridge/direct/hostdev only for [{', '.join(bridged_vms)}]; no ethernet or user")
-    root, art = domain_root(snap, vm)
+    root, art = reading.domain_root(snap, vm)
     interfaces = root.findall("devices/interface")
     nets = networks(snap)[0] if interfaces else {}
     bad = []
@@ -524,7 +457,7 @@ def approved_networks_only(snap, vm, policy):
                 bad.append(f"type {kind} but {vm} is not in bridged_vms")
         else:
             bad.append(f"type {kind} (unmanaged by libvirt's filtering)")
-    evidence = [v.Evidence.of(art, "\n".join(line_of(i) for i in interfaces) or "no interfaces")]
+    evidence = [v.Evidence.of(art, "\n".join(xmlsafe.line_of(i) for i in interfaces) or "no interfaces")]
     actual = "; ".join(bad) or f"{len(interfaces)} interface(s), all approved"
     if bad:
         return v.failed(expected, actual, evidence, reason=f"domain {vm}: " + "; ".join(bad))
@@ -561,19 +494,19 @@ def _segment_bridged(iface, nets) -> bool:
 
 
 @bespoke("NET-013", needs=[("virsh_net_dumpxml_all", "")])
-@guarded
+@reading.ends
 def vlan_tagged(snap, vm, policy):
     guest, mgmt = [str(x) for x in policy["guest_vlans"]], [str(x) for x in policy["management_vlans"]]
     expected = (f"each bridged/direct/hostdev/OVS interface has one VLAN tag, no trunk, "
                 f"in [{', '.join(guest) or 'any'}], never a management VLAN [{', '.join(mgmt)}]")
-    root, art = domain_root(snap, vm)
+    root, art = reading.domain_root(snap, vm)
     interfaces = root.findall("devices/interface")
     nets = networks(snap)[0] if any(i.get("type") == "network" for i in interfaces) else {}
     bad, shown = [], []
     for i in interfaces:
         if not _segment_bridged(i, nets):
             continue
-        shown.append(line_of(i))
+        shown.append(xmlsafe.line_of(i))
         vlan = _vlan_of(i, nets)
         tags = [t.get("id") for t in vlan.findall("tag")] if vlan is not None else []
         where = f"interface {i.get('type')} {(i.find('source').attrib if i.find('source') is not None else {})}"
@@ -593,10 +526,10 @@ def vlan_tagged(snap, vm, policy):
 
 
 @bespoke("NET-017", needs=[("virsh_net_dumpxml_all", "")])
-@guarded
+@reading.ends
 def no_guest_rx_filters(snap, vm, policy):
     expected = "trustGuestRxFilters absent or 'no' on every interface and the networks they use"
-    root, art = domain_root(snap, vm)
+    root, art = reading.domain_root(snap, vm)
     interfaces = root.findall("devices/interface")
     nets = networks(snap)[0] if any(i.get("type") == "network" for i in interfaces) else {}
     bad, shown = [], []
@@ -606,8 +539,8 @@ def no_guest_rx_filters(snap, vm, policy):
         net = nets.get(src.get("network")) if i.get("type") == "network" and src is not None else None
         inherited = net.get("trustGuestRxFilters") if net is not None else None
         if own == "yes" or (own is None and inherited == "yes"):
-            bad.append(line_of(i) + ("" if own == "yes" else f" (network {src.get('network')} trusts)"))
-        shown.append(line_of(i))
+            bad.append(xmlsafe.line_of(i) + ("" if own == "yes" else f" (network {src.get('network')} trusts)"))
+        shown.append(xmlsafe.line_of(i))
     evidence = [v.Evidence.of(art, "\n".join(bad or shown) or "no interfaces")]
     if bad:
         return v.failed(expected, f"{len(bad)} interface(s) trust the guest's RX filters", evidence,
@@ -632,7 +565,7 @@ def _vm_bridges(snap, links) -> set[str]:
               for s in root.findall("devices/interface[@type='bridge']/source") if s.get("bridge")}
     try:
         nets = networks(snap)[0]
-    except Unreadable:
+    except reading.End:
         nets = {}
     names |= {b.get("name") for n in nets.values() for b in n.findall("bridge") if b.get("name")}
     return names
@@ -649,7 +582,7 @@ def _vlan_bridges(snap) -> set[str]:
 
 
 @bespoke("NET-014", needs=[("ip_links", ""), ("bridge_vlans", "")])
-@guarded
+@reading.ends
 def bridge_vlan_filtering(snap, vm, policy):
     mgmt = {int(x) for x in policy["management_vlans"]}
     expected = "VLAN-aware VM bridges have vlan_filtering 1; each VM port in one VLAN, never a management VLAN"
@@ -685,7 +618,7 @@ def bridge_vlan_filtering(snap, vm, policy):
 
 
 @bespoke("NET-018", needs=[("ip_links", "")])
-@guarded
+@reading.ends
 def sriov_vf_spoofcheck(snap, vm, policy):
     expected = "every SR-IOV VF: spoof checking on, trust off, a VLAN set"
     art, links = _links(snap)
@@ -708,14 +641,14 @@ def sriov_vf_spoofcheck(snap, vm, policy):
 
 
 @bespoke("NET-020", needs=[("ip_links", ""), ("ip_addrs", ""), ("sshd_effective", "")])
-@guarded
+@reading.ends
 def management_plane_separate(snap, vm, policy):
     mgmt = policy["management_networks"]
     expected = (f"management addresses (in [{', '.join(mgmt)}]) not on a bridge carrying VMs; "
                 "sshd listens only on management or loopback addresses")
     art, links = _links(snap)
     aart, addrs = json_output(snap, "ip_addrs", "ip -j addr show")
-    sshd = output(snap, "sshd_effective", "sshd -T")
+    sshd = reading.output(snap, "sshd_effective", "sshd -T")
     vm_bridges = _vm_bridges(snap, links)
     bad, mine = [], []
     for link in addrs if isinstance(addrs, list) else []:
@@ -744,15 +677,15 @@ def management_plane_separate(snap, vm, policy):
 # ------------------------------------------------------------------ NET-019
 
 @bespoke("NET-019", needs=[("cat", QCONF)])
-@guarded
+@reading.ends
 def migration_network(snap, vm, policy):
     nets, span_max = policy["migration_networks"], policy["migration_port_span_max"]
     expected = (f"qemu.conf migration_address in migration_networks [{', '.join(nets)}]; "
                 f"migration port range at most {span_max} ports")
-    qconf, art = conf(snap, QCONF)
-    addr = str(conf_value(qconf, "migration_address", "0.0.0.0"))
-    low = conf_value(qconf, "migration_port_min", 49152)
-    high = conf_value(qconf, "migration_port_max", 49215)
+    qconf, art = settings_of(snap, QCONF)
+    addr = str(value_of(qconf, "migration_address", "0.0.0.0"))
+    low = value_of(qconf, "migration_port_min", 49152)
+    high = value_of(qconf, "migration_port_max", 49215)
     keys = ("migration_address", "migration_host", "migration_port_min", "migration_port_max")
     evidence = [v.Evidence.of(art, "\n".join(f"{QCONF}:{qconf[k].line}: {qconf[k].text}" if k in qconf
                                              else f"{QCONF}: {k}: not set" for k in keys))]

@@ -12,12 +12,12 @@ import posixpath
 import re
 
 from hvconform import verdict as v
-from hvconform.checks import hostfacts, reading, xmlsafe
+from hvconform.checks import daemons, file_mode, hostfacts, reading, xmlsafe
 from hvconform.checks.bespoke import bespoke
-from hvconform.checks.libvirtconf_parser import ConfSyntaxError, parse, shown
+from hvconform.checks.libvirtconf import QCONF, qemu_conf
+from hvconform.checks.libvirtconf_parser import shown
 from hvconform.checks.process import pid_of
 
-QCONF = "/etc/libvirt/qemu.conf"
 # qemu.conf.in's cgroup_device_acl default (libvirt 9.x; /dev/userfaultfd since 8.x)
 DEFAULT_DEVICE_ACL = ["/dev/null", "/dev/full", "/dev/zero", "/dev/random", "/dev/urandom",
                       "/dev/ptmx", "/dev/kvm", "/dev/userfaultfd"]
@@ -26,87 +26,28 @@ DEFAULT_DEVICE_ACL = ["/dev/null", "/dev/full", "/dev/zero", "/dev/random", "/de
 MACHINE_CGROUP = re.compile(r"machine\.slice/machine-qemu|/machine/qemu-")
 
 
-class _End(Exception):
-    """A verdict that ends a check early (not collected, unreadable, not running)."""
-
-    def __init__(self, verdict: v.Verdict):
-        super().__init__(verdict.reason)
-        self.verdict = verdict
-
-
-def _ends(fn):
-    def run(snap, vm, policy):
-        try:
-            return fn(snap, vm, policy)
-        except (_End, hostfacts.Unknown) as exc:
-            return exc.verdict
-    run.__name__ = fn.__name__
-    run.__doc__ = fn.__doc__
-    return run
-
-
-def qemu_conf(snap, keys: list[str]) -> tuple[dict, v.Evidence]:
-    """qemu.conf's settings (unset keys absent) and the evidence naming `keys`' lines.
-    A missing qemu.conf is all defaults (libvirt runs with its built-in values)."""
-    art = snap.file(QCONF)
-    if art is None:
-        raise _End(v.error(f"{QCONF} was not collected"))
-    if reading.is_absent(art):
-        return {}, v.Evidence.of(art, f"{QCONF}: absent (every key takes its default)")
-    if not art.ok:
-        raise _End(reading.failure(art, QCONF))
-    try:
-        settings = parse(art.stdout)
-    except ConfSyntaxError as exc:
-        raise _End(v.error(f"{QCONF}:{exc.line}: libvirt cannot parse this file: {exc}"))
-    lines = [f"{QCONF}:{settings[k].line}: {settings[k].text}" if k in settings
-             else f"{QCONF}: {k}: not set (commented out or absent)" for k in keys]
-    return settings, v.Evidence.of(art, "\n".join(lines))
-
-
-def stat_entries(text: str) -> dict[str, tuple[str, str, str, str]]:
-    """`stat -c '%a %U %G %F %n'` lines -> {path: (mode, owner, group, type)}; the type
-    has spaces ("regular file"), the path starts with "/"."""
-    out = {}
-    for line in text.splitlines():
-        m = re.fullmatch(r"([0-7]+) (\S+) (\S+) (.+?) (/.*)", line.strip())
-        if m:
-            out[m.group(5)] = m.group(1, 2, 3, 4)
-    return out
-
-
 def running_pid(snap, vm) -> int:
     """The VM's QEMU pid; not_applicable when the VM is not running."""
     dom = snap.domain(vm)
     if dom is None or not dom.running:
-        raise _End(v.not_applicable(f"domain {vm} is not running: it has no QEMU process to examine"))
+        raise reading.End(v.not_applicable(f"domain {vm} is not running: it has no QEMU process to examine"))
     pid = pid_of(snap, vm)
     if pid is None:
-        raise _End(v.error(f"domain {vm} is running but no QEMU process names it"))
+        raise reading.End(v.error(f"domain {vm} is running but no QEMU process names it"))
     return pid
 
 
 def link(snap, path: str):
     art = snap.get(f"readlink:{path}")
     if art is None:
-        raise _End(v.error(f"readlink {path} was not collected"))
+        raise reading.End(v.error(f"readlink {path} was not collected"))
     if not art.ok:
-        raise _End(reading.failure(art, f"readlink {path}"))
+        raise reading.End(reading.failure(art, f"readlink {path}"))
     return art.stdout.strip(), art
 
 
-def domain_root(snap, vm, live: bool = False):
-    art = snap.domain_xml(vm, live)
-    if art is None or not art.ok:
-        raise _End(v.error(f"the {'live' if live else 'inactive'} XML of domain {vm} was not collected"))
-    try:
-        return xmlsafe.parse(art.stdout), art
-    except xmlsafe.XMLError as exc:
-        raise _End(v.error(f"domain {vm}: XML is malformed: {exc}"))
-
-
 @bespoke("QEMU-007", needs=[("cat", QCONF), ("readlink", "/proc/1/ns/mnt")])
-@_ends
+@reading.ends
 def private_mount_namespace(snap, vm, policy):
     expected = "qemu.conf namespaces unset or with \"mount\"; the VM's QEMU in its own mount namespace"
     settings, conf_ev = qemu_conf(snap, ["namespaces"])
@@ -142,7 +83,7 @@ def cgroup_placement(text: str) -> tuple[str, str]:
 
 
 @bespoke("QEMU-008", needs=[("cat", QCONF)])
-@_ends
+@reading.ends
 def cgroup_device_acl(snap, vm, policy):
     expected = ("cgroup_controllers unset or with devices; cgroup_device_acl unset or within the "
                 "default; the VM's QEMU confined in a libvirt machine cgroup")
@@ -186,10 +127,10 @@ def deprecated_machines(caps_xml: str, arch: str) -> set[str]:
 
 
 @bespoke("QEMU-012", needs=[("virsh_capabilities", "")])
-@_ends
+@reading.ends
 def machine_type(snap, vm, policy):
     allowed = policy["allowed_machine_types"]
-    root, art = domain_root(snap, vm)
+    root, art = reading.domain_root(snap, vm)
     node = (root.xpath("/domain/os/type") or [None])[0]
     arch = node.get("arch", "") if node is not None else ""
     machine = node.get("machine", "") if node is not None else ""
@@ -230,7 +171,7 @@ def elf_findings(text: str) -> dict[str, bool]:
 
 
 @bespoke("QEMU-016", needs=lambda policy: [("elf_hardening", p) for p in policy["hardened_binaries"]])
-@_ends
+@reading.ends
 def binaries_hardened(snap, vm, policy):
     expected = "PIE, NX, full RELRO, stack protector and FORTIFY in every QEMU/libvirt binary present"
     emulators = set()
@@ -270,14 +211,14 @@ def binaries_hardened(snap, vm, policy):
 def module_names(art) -> list[str]:
     """`ls -1d .../qemu/*.so`: the module files found (an unmatched layout's glob is an error line)."""
     if art is None:
-        raise _End(v.error("the QEMU module listing was not collected"))
+        raise reading.End(v.error("the QEMU module listing was not collected"))
     if art.rc not in (0, 2) or [e for e in art.stderr.splitlines() if e.strip() and "No such file" not in e]:
-        raise _End(reading.failure(art, "ls of the QEMU module directories"))
+        raise reading.End(reading.failure(art, "ls of the QEMU module directories"))
     return [line.strip() for line in art.stdout.splitlines() if line.strip().endswith(".so")]
 
 
 @bespoke("QEMU-017", needs=[*hostfacts.PACKAGE_NEEDS, ("qemu_modules", "")])
-@_ends
+@reading.ends
 def minimal_qemu(snap, vm, policy):
     allowed, unneeded = policy["qemu_packages_allowed"], policy["qemu_unneeded_components"]
     expected = (f"qemu packages only from {allowed}; no package or module named "
@@ -328,12 +269,11 @@ def inside(path: str, dirs) -> bool:
 
 def _chain_root(snap, vm):
     """The XML that carries the backing chain: live (detected chain) when running."""
-    dom = snap.domain(vm)
-    return domain_root(snap, vm, live=bool(dom and dom.running))
+    return reading.domain_root(snap, vm, live=True)
 
 
 @bespoke("QEMU-019")
-@_ends
+@reading.ends
 def backing_chain_storage(snap, vm, policy):
     dirs, protocols = policy["approved_image_dirs"], policy["approved_disk_protocols"]
     expected = f"every disk image and backing file under {dirs}" + (
@@ -363,16 +303,16 @@ def golden_stats(snap, dirs) -> tuple[dict[str, tuple], list]:
     for d in dirs:
         art = snap.get(f"stat_children:{d}")
         if art is None:
-            raise _End(v.error(f"stat of {d}/* was not collected"))
+            raise reading.End(v.error(f"stat of {d}/* was not collected"))
         if not art.ok and not reading.is_absent(art):
-            raise _End(reading.failure(art, f"stat {d}/*"))
-        out.update(stat_entries(art.stdout))
+            raise reading.End(reading.failure(art, f"stat {d}/*"))
+        out.update(file_mode.stat_entries(art.stdout))
         evidence.append(v.Evidence.of(art))
     return out, evidence
 
 
 @bespoke("QEMU-020", needs=lambda policy: [("stat_children", d) for d in policy["golden_image_dirs"]])
-@_ends
+@reading.ends
 def golden_images(snap, vm, policy):
     dirs = policy["golden_image_dirs"]
     expected = f"every backing file inside {dirs}, root-owned, mode without write bits (<= 0444)"
@@ -398,16 +338,15 @@ def golden_images(snap, vm, policy):
 
 
 @bespoke("QEMU-021")
-@_ends
+@reading.ends
 def binaries_not_replaced(snap, vm, policy):
     expected = "/proc/<pid>/exe of the VM's QEMU and of the libvirt daemons not '(deleted)'"
     pid = running_pid(snap, vm)
     pids = [("QEMU", pid)]
-    ps = snap.get("cmd:ps")
-    for line in (ps.stdout.splitlines() if ps is not None and ps.ok else []):
-        parts = line.split(None, 4)
-        if len(parts) >= 4 and parts[3] in ("libvirtd", "virtqemud", "virtproxyd"):
-            pids.append((parts[3], int(parts[0])))
+    ps = snap.get(hostfacts.PS)
+    for cols, _ in hostfacts.ps_rows(ps.stdout if ps is not None and ps.ok else ""):
+        if cols[3] in daemons.LIBVIRT_DAEMONS:
+            pids.append((cols[3], int(cols[0])))
     evidence, replaced, shown_ = [], [], []
     for name, p in pids:
         target, art = link(snap, f"/proc/{p}/exe")
@@ -426,7 +365,7 @@ BRIDGE_CONF = "/etc/qemu/bridge.conf"
 
 
 @bespoke("QEMU-022", needs=[("bridge_helper_stat", ""), ("cat", BRIDGE_CONF)])
-@_ends
+@reading.ends
 def bridge_helper(snap, vm, policy):
     expected = "a setuid qemu-bridge-helper only with bridge.conf root-owned, <= 0640, naming bridges (no allow all)"
     art = snap.get("cmd:bridge_helper_stat")
@@ -434,7 +373,7 @@ def bridge_helper(snap, vm, policy):
         return v.error("stat of qemu-bridge-helper was not collected")
     if [e for e in art.stderr.splitlines() if e.strip() and "No such file" not in e]:
         return reading.failure(art, "stat of qemu-bridge-helper")
-    stats = stat_entries(art.stdout)
+    stats = file_mode.stat_entries(art.stdout)
     evidence = [v.Evidence.of(art, art.stdout.strip() or "no bridge helper, no bridge.conf")]
     setuid = [h for h in BRIDGE_HELPERS if h in stats and int(stats[h][0], 8) & 0o4000]
     if not setuid:

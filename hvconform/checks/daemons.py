@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from hvconform import verdict as v
-from hvconform.checks import reading
+from hvconform.checks import hostfacts, reading
 
 DCONF, PCONF = "$DCONF", "$PCONF"
 MODULAR, MONOLITHIC = "modular", "monolithic"
@@ -43,18 +43,15 @@ ACTIVE_UNITS = ("virtqemud.socket", "libvirtd.socket", "virtproxyd.socket", "vir
                 "virtproxyd-tls.socket", "libvirtd-tcp.socket", "libvirtd-tls.socket")
 NEEDS = [("cat", FILES[MODULAR][DCONF]), ("cat", FILES[MODULAR][PCONF]), ("cat", FILES[MONOLITHIC][DCONF]),
          ("systemctl_libvirt_active", ""), ("systemctl_libvirt_sockets", "")]
+LIBVIRT_DAEMONS = ("libvirtd", "virtqemud", "virtproxyd")   # their ps command names
 NO_SYSTEMD = ("not been booted with systemd", "Failed to connect to bus", "systemctl: not found",
               "systemctl: command not found")
 SOCKET_MODE_DEFAULT = "0666"   # systemd.socket(5): SocketMode= defaults to 0666
 SOCKET_GROUP_DEFAULT = "root"  # systemd.socket(5): nodes are owned by root unless SocketGroup=
 
 
-class Undecided(Exception):
+class Undecided(reading.End):
     """The model cannot be told; `verdict` (an error) says why."""
-
-    def __init__(self, verdict: v.Verdict):
-        super().__init__(verdict.reason)
-        self.verdict = verdict
 
 
 @dataclass
@@ -174,14 +171,14 @@ def socket_states(snap) -> tuple[bool, dict[str, str], object]:
 
 
 def running_daemons(snap) -> tuple[dict[str, str], object]:
+    """{daemon: 'pid N: its command line'} of the libvirt daemons in the process table."""
     art = snap.get("cmd:ps")
     if art is None or not art.ok:
         raise Undecided(v.error("the process table (ps) was not collected"))
     found = {}
-    for line in art.stdout.splitlines():
-        parts = line.split(None, 4)
-        if len(parts) >= 4 and parts[3] in ("libvirtd", "virtqemud", "virtproxyd"):
-            found.setdefault(parts[3], f"pid {parts[0]}: {parts[4] if len(parts) > 4 else parts[3]}")
+    for cols, _ in hostfacts.ps_rows(art.stdout):
+        if cols[3] in LIBVIRT_DAEMONS:
+            found.setdefault(cols[3], f"pid {cols[0]}: {cols[4] if len(cols) > 4 else cols[3]}")
     return found, art
 
 

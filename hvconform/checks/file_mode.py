@@ -12,6 +12,8 @@ by its own meaningless 0777.
 
 from __future__ import annotations
 
+import re
+
 from hvconform import verdict as v
 from hvconform.checks import reading
 from hvconform.checks.ops import octal
@@ -116,3 +118,14 @@ def judge(check, snap, vm):
         return v.not_applicable("none of the paths exists: " + ", ".join(e["path"] for e in entries(check)),
                                 evidence)
     return v.passed(expected, actual, evidence)
+
+
+def stat_entries(text: str) -> dict[str, tuple[str, str, str, str]]:
+    """`stat -c '%a %U %G %F %n'` lines (several paths at once) -> {path: (mode, owner,
+    group, type)}; the type has spaces ("regular file"), the path starts with "/"."""
+    out = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r"([0-7]+) (\S+) (\S+) (.+?) (/.*)", line.strip())
+        if m:
+            out[m.group(5)] = m.group(1, 2, 3, 4)
+    return out

@@ -1,5 +1,5 @@
 """Host facts several bespoke checks read the same way: installed packages, systemd
-unit-file states, running processes, and `grep` over configuration directories.
+unit-file states, the process table, and `grep` over configuration directories.
 
 Collection asks both families' tools on every host (`dpkg-query -l` fails with 127 on
 RHEL, `rpm -qa` on Debian); `installed(snap)` reads the one of the host's family.
@@ -20,12 +20,8 @@ ARCHES = {"x86_64", "noarch", "i686", "aarch64", "ppc64le", "s390x"}
 ENABLED = ("enabled", "enabled-runtime", "alias", "indirect", "generated")
 
 
-class Unknown(Exception):
+class Unknown(reading.End):
     """A fact a check cannot do without is missing; `verdict` says why (an error or n/a)."""
-
-    def __init__(self, verdict: v.Verdict):
-        super().__init__(verdict.reason)
-        self.verdict = verdict
 
 
 def parse_dpkg(text: str) -> dict[str, str]:
@@ -96,17 +92,28 @@ def enabled_units(states: dict[str, str], names) -> list[str]:
     return out
 
 
+def ps_rows(text: str) -> list[tuple[list[str], str]]:
+    """`ps -eo pid=,uid=,user:32=,comm=,args=` -> [([pid, uid, user, comm(, args)], line)]:
+    the args column keeps its spaces; lines with fewer than four columns are dropped."""
+    return [(cols, line.strip()) for cols, line in ((line.split(None, 4), line) for line in text.splitlines())
+            if len(cols) >= 4]
+
+
 def processes(snap) -> tuple[list[tuple[str, str]], object]:
     """[(comm, ps line)] from `ps -eo pid=,uid=,user:32=,comm=,args=`."""
     art = snap.get(PS)
     if art is None or not art.ok:
         raise Unknown(v.error("the process table was not collected"))
-    out = []
-    for line in art.stdout.splitlines():
-        parts = line.split(None, 4)
-        if len(parts) >= 4:
-            out.append((parts[3], line.strip()))
-    return out, art
+    return [(cols[3], line) for cols, line in ps_rows(art.stdout)], art
+
+
+def running(snap, comm: str) -> tuple[list[str] | None, object]:
+    """The ps lines whose command is `comm`; None (not an exception) when the process
+    table was not collected, so a check can fall back to other evidence."""
+    art = snap.get(PS)
+    if art is None or not art.ok:
+        return None, art
+    return [line for cols, line in ps_rows(art.stdout) if cols[3] == comm], art
 
 
 def grep_lines(art, what: str) -> list[str]:

@@ -48,6 +48,16 @@ def render(node, limit: int = 400) -> str:
     return repr(node)
 
 
+def render_all(nodes) -> str:
+    """`render` of each node, one per line: the excerpt of several XPath results."""
+    return "\n".join(render(n) for n in nodes)
+
+
+def line_of(node) -> str:
+    """`render` cut short, for evidence that lists many elements one per line."""
+    return render(node, limit=240)
+
+
 def value_of(node) -> str:
     """What each_in/each_matches compare: an attribute's value, an element's text."""
     if isinstance(node, etree._Element):

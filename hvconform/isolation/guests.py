@@ -2,6 +2,11 @@
 (live for a running domain, else the persistent definition) and the VM's tenant and
 security level.
 
+The site's convention for those two facts lives here, for the analyses and for the
+per-VM checks alike (`security_level`, `is_sensitive`): an element `tenant` or
+`security-level` in policy `vm_metadata_namespace` under <metadata>, else the
+inventory's `vms:` entry of the host.
+
     guests, problem = guests_of(snap)    # problem: why the host cannot be analysed
     guests[0].ref, guests[0].tenant      # -> "weak/weak-tenant-a", "acme"
 """
@@ -97,3 +102,15 @@ def metadata_facts(root, namespace: str) -> dict:
             if isinstance(el.tag, str) and etree.QName(el).localname in FACTS and (el.text or "").strip():
                 facts.setdefault(etree.QName(el).localname, el.text.strip())
     return facts
+
+
+def security_level(snap, vm: str, root, policy) -> str | None:
+    """A VM's security level from its domain XML `root`, else the inventory's `vms:`
+    facts; the same precedence as Guest.level."""
+    tagged = metadata_facts(root, policy["vm_metadata_namespace"]).get("security-level")
+    return tagged or ((((snap.facts or {}).get("vms") or {}).get(vm) or {}).get("security_level"))
+
+
+def is_sensitive(snap, vm: str, root, policy) -> bool:
+    """The VM's level is one of policy `sensitive_security_levels`."""
+    return security_level(snap, vm, root, policy) in policy["sensitive_security_levels"]

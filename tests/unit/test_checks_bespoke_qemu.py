@@ -2,7 +2,7 @@
 of each control are in tests/cases/qemu.py)."""
 
 from hvconform import verdict as v
-from hvconform.checks import bespoke_qemu as q
+from hvconform.checks import bespoke_qemu as q, file_mode
 from hvconform.policy import DEFAULTS
 from tests.cases.qemu import (CGROUP_V1_OUTSIDE, CGROUP_V2, ELF_HARDENED, PID, disk, domain, running,
                               with_conf)
@@ -12,7 +12,7 @@ RHEL = 'ID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n'
 
 
 def test_stat_entries_keep_types_with_spaces():
-    got = q.stat_entries("4755 root root regular file /usr/libexec/qemu-bridge-helper\n"
+    got = file_mode.stat_entries("4755 root root regular file /usr/libexec/qemu-bridge-helper\n"
                          "777 root root symbolic link /etc/libvirt/hooks/qemu\n")
     assert got["/usr/libexec/qemu-bridge-helper"] == ("4755", "root", "root", "regular file")
     assert got["/etc/libvirt/hooks/qemu"][3] == "symbolic link"
