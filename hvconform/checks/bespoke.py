@@ -59,6 +59,6 @@ def judge(check, snap, vm):
 
 # Imported last: these modules register themselves with the decorator above.
 from hvconform.checks import bespoke_backup, bespoke_host, bespoke_kernel_mac, bespoke_logging  # noqa: E402,F401
-from hvconform.checks import bespoke_isolation  # noqa: E402,F401
+from hvconform.checks import bespoke_isolation_cpu, bespoke_isolation_devices, bespoke_isolation_resources  # noqa: E402,F401,E501
 from hvconform.checks import bespoke_crypto, bespoke_network  # noqa: E402,F401
 from hvconform.checks import bespoke_libvirt, bespoke_qemu  # noqa: E402,F401
