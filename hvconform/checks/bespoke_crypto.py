@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from hvconform import family as fam
 from hvconform import verdict as v
-from hvconform.checks import hostfacts, reading, xmlsafe
+from hvconform.checks import daemons, hostfacts, reading, xmlsafe
 from hvconform.checks.bespoke import bespoke
 from hvconform.checks.libvirtconf import QCONF, settings_of, value_of
 from hvconform.isolation import guests
@@ -25,7 +25,6 @@ from hvconform.isolation import guests
 FIPS = "/proc/sys/crypto/fips_enabled"
 CRYPTO_POLICY = "/etc/crypto-policies/config"
 GNUTLS_BACKEND = "/etc/crypto-policies/back-ends/gnutls.config"
-DCONF = "/etc/libvirt/libvirtd.conf"   # the monolithic daemon's; modular hosts use virtproxyd.conf
 SECRET_CONF = "/etc/libvirt/secret.conf"
 SWAPS = "/proc/swaps"
 EFI = "/sys/firmware/efi"
@@ -106,7 +105,7 @@ def crypto_policy(snap, vm, policy):
 
 def _tls_needs(policy):
     files = policy["libvirt_tls_files"]
-    return [("cat", files["cert"]), ("cat", files["ca"]), ("cat", files["crl"]), ("cat", DCONF)]
+    return [("cat", files["cert"]), ("cat", files["ca"]), ("cat", files["crl"]), *daemons.NEEDS]
 
 
 def _utc(dt: datetime) -> datetime:
@@ -137,10 +136,14 @@ def libvirt_server_certificate(snap, vm, policy):
     if cert_art is None:
         return v.not_applicable(f"no libvirt server certificate ({files['cert']}): TLS is not set up",
                                 [reading.absent_evidence(snap, files["cert"])])
-    settings, dart = settings_of(snap, DCONF)
+    # the TLS listener is the remote-access daemon's: virtproxyd on a modular host, libvirtd on a
+    # monolithic one; its file names the certificate paths and crl_file
+    model = daemons.model(snap)
+    pconf = model.conf(daemons.PCONF)
+    settings, dart = settings_of(snap, pconf)
     for key, path in (("cert_file", files["cert"]), ("ca_file", files["ca"]), ("crl_file", files["crl"])):
         if key in settings and settings[key].value != path:
-            return v.error(f"{DCONF}: {key} = {settings[key].value}, but hvconform read {path}: "
+            return v.error(f"{pconf}: {key} = {settings[key].value}, but hvconform read {path}: "
                            "set policy libvirt_tls_files to the configured paths")
     try:
         cert = x509.load_pem_x509_certificate(cert_art.stdout.encode())
@@ -176,7 +179,7 @@ def libvirt_server_certificate(snap, vm, policy):
             problems.append(f"not issued by {files['ca']} ({type(exc).__name__})")
     crl_note = "crl_file not set"
     if "crl_file" not in settings:
-        problems.append("no crl_file in libvirtd.conf: revoked clients are accepted")
+        problems.append(f"no crl_file in {pconf.rsplit('/', 1)[1]}: revoked clients are accepted")
     else:
         crl_art = reading.optional_file(snap, files["crl"])
         if crl_art is None:
@@ -192,7 +195,8 @@ def libvirt_server_certificate(snap, vm, policy):
     actual = (f"{key_desc}, {digest}, {days} days left, SAN [{', '.join(names)}], {crl_note}")
     evidence = [v.Evidence.of(cert_art, f"{files['cert']}: subject {cert.subject.rfc4514_string()}; "
                               f"issuer {cert.issuer.rfc4514_string()}; not after {cert.not_valid_after_utc}"),
-                v.Evidence.of(dart, f"{DCONF}: crl_file = {value_of(settings, 'crl_file', 'not set')}")]
+                v.Evidence.of(dart, f"{pconf}: crl_file = {value_of(settings, 'crl_file', 'not set')}"),
+                *daemons.model_evidence(model, daemons.PCONF)]
     if problems:
         return v.failed(expected, actual, evidence, reason="; ".join(problems))
     return v.passed(expected, actual, evidence)

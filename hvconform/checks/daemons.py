@@ -237,3 +237,9 @@ def describe(m: Model, which: str) -> str:
     """The evidence line naming the model and why: '$DCONF = /etc/libvirt/libvirtd.conf ...'."""
     mode = "socket-activated" if m.socket_activated(which) else "not socket-activated"
     return f"{which} = {m.conf(which)}: {m.name} daemons ({DAEMON[m.name][which]}, {mode}); decided by: {m.why}"
+
+
+def model_evidence(m: Model, which: str) -> list[v.Evidence]:
+    """The model's evidence, the first item headed by `describe`: which file and why."""
+    return [v.Evidence(e.source, e.sha256, describe(m, which) + "\n" + e.excerpt, e.collected_at) if i == 0 else e
+            for i, e in enumerate(m.evidence)]

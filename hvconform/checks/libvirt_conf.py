@@ -49,9 +49,7 @@ def judge(check, snap, vm):
             return exc.verdict
         which, path = path, model.conf(path)
         overrides = {k: o for k, o in model.effective(which).items() if k in conditions.keys(check["expect"])}
-        model_evidence = [v.Evidence(e.source, e.sha256, daemons.describe(model, which) + "\n" + e.excerpt,
-                                     e.collected_at) if i == 0 else e
-                          for i, e in enumerate(model.evidence)]
+        model_evidence = daemons.model_evidence(model, which)
     art = snap.file(path)
     if art is None:
         return v.error(f"{path} was not collected")

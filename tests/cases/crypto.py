@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.cases import *  # noqa: F403
-from tests.cases import DCONF, QCONF, domain, qconf, snap, vm  # noqa: F401
+from tests.cases import DCONF, NO_SYSTEMD, PS_LIBVIRTD, QCONF, domain, qconf, snap, vm  # noqa: F401
 
 RHEL = {"/etc/os-release": 'NAME="Red Hat Enterprise Linux"\nID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n'}
 DEBIAN = {"/etc/os-release": 'ID=debian\nVERSION_ID="12"\n'}
@@ -56,6 +56,14 @@ def tls_files(not_after: datetime, san: str = "h1") -> dict:
 GOOD_TLS = tls_files(datetime(2030, 1, 1, tzinfo=timezone.utc))
 EXPIRING_TLS = tls_files(datetime(2025, 6, 10, tzinfo=timezone.utc))   # 9 days after STARTED
 CRL_SET = f'crl_file = "{CRL}"\n'
+
+
+def tls_host(files: dict, conf: str) -> dict:
+    """A monolithic host as in the lab (libvirtd, no systemd), so $PCONF = libvirtd.conf
+    holding `conf`, and the TLS `files`; its hostname h1 is the certificate's SAN."""
+    return {"files": {**files, DCONF: conf, "/etc/libvirt/virtqemud.conf": None,
+                      "/etc/libvirt/virtproxyd.conf": None},
+            "ps": PS_LIBVIRTD, "cmds": {"systemctl_libvirt_active": NO_SYSTEMD}, "identity": {"hostname": "h1"}}
 
 LSBLK_PLAIN = json.dumps({"blockdevices": [{"name": "/dev/vda", "kname": "/dev/vda", "type": "disk",
                                             "mountpoint": None, "children": [
@@ -100,8 +108,7 @@ CASES: dict = {
     "CRY-001": ({"files": {FIPS: "1\n", CP: None, **DEBIAN}}, {"files": {FIPS: "0\n", CP: None, **DEBIAN}}),
     "CRY-002": ({"files": {CP: "DEFAULT\n", **RHEL}, "stats": {GNUTLS: "777 root root symbolic link"}},
                 {"files": {CP: "LEGACY\n", **RHEL}, "stats": {GNUTLS: "777 root root symbolic link"}}),
-    "CRY-004": ({"files": {**GOOD_TLS, DCONF: CRL_SET}, "identity": {"hostname": "h1"}},
-                {"files": {**EXPIRING_TLS, DCONF: CRL_SET}, "identity": {"hostname": "h1"}}),
+    "CRY-004": (tls_host(GOOD_TLS, CRL_SET), tls_host(EXPIRING_TLS, CRL_SET)),
     "CRY-008": ({**vm(NBD.format(" tls='yes'")), **qconf("")},
                 {**vm("<disk type='network' device='cdrom'><source protocol='http' name='/iso/x.iso'>"
                       "<host name='192.0.2.10' port='80'/></source><target dev='sdb'/><readonly/></disk>"),

@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 from hvconform import verdict as v
 from hvconform.checks import bespoke
 from tests.cases.crypto import (CA, CERT, CP, CRL, CRL_SET, DEBIAN, FIPS, GNUTLS, LSBLK_PLAIN, RHEL,
-                                SWAPS_HEAD, tls_files)
+                                SWAPS_HEAD, tls_files, tls_host)
 from tests.snapshots import domain, snap
+from tests.unit.test_checks_daemons import RHEL_ACTIVE_TLS, VIRTPROXYD, VIRTQEMUD, rhel
 
 DCONF = "/etc/libvirt/libvirtd.conf"
 LSBLK_CRYPT = ('{"blockdevices": [{"name": "/dev/vda", "kname": "/dev/vda", "type": "disk", "mountpoint": null,'
@@ -40,21 +41,44 @@ def test_rhel_gnutls_backend_replaced_by_a_file_is_an_override():
 
 def test_certificate_checks_name_each_problem():
     files = tls_files(datetime(2030, 1, 1, tzinfo=timezone.utc), san="otherhost")
-    verdict = judge("libvirt_server_certificate", snap(files={**files, DCONF: ""}, identity={"hostname": "h1"}))
+    verdict = judge("libvirt_server_certificate", snap(**tls_host(files, "")))
     assert verdict.status == v.FAIL
     assert "does not name host h1" in verdict.reason and "no crl_file" in verdict.reason
     other_ca = tls_files(datetime(2030, 1, 1, tzinfo=timezone.utc))[CA]
     files = {**tls_files(datetime(2030, 1, 1, tzinfo=timezone.utc)), CA: other_ca}
-    verdict = judge("libvirt_server_certificate", snap(files={**files, DCONF: CRL_SET}, identity={"hostname": "h1"}))
+    verdict = judge("libvirt_server_certificate", snap(**tls_host(files, CRL_SET)))
     assert "not issued by" in verdict.reason
 
 
 def test_certificate_paths_configured_elsewhere_are_an_error_naming_the_policy():
     files = tls_files(datetime(2030, 1, 1, tzinfo=timezone.utc))
-    s = snap(files={**files, DCONF: 'cert_file = "/srv/pki/server.pem"\n'}, identity={"hostname": "h1"})
+    s = snap(**tls_host(files, 'cert_file = "/srv/pki/server.pem"\n'))
     verdict = judge("libvirt_server_certificate", s)
     assert verdict.status == v.ERROR and "libvirt_tls_files" in verdict.reason
     assert CRL in files and CERT in files
+
+
+def test_modular_rhel_host_reads_the_tls_settings_of_virtproxyd():
+    # virtproxyd-tls.socket active: the TLS listener and its crl_file are virtproxyd's;
+    # a crl_file left in libvirtd.conf (not running) revokes nothing
+    files = tls_files(datetime(2030, 1, 1, tzinfo=timezone.utc))
+
+    def host(libvirtd: str, virtproxyd: str):
+        return rhel(active=RHEL_ACTIVE_TLS, identity={"hostname": "h1"},
+                    files={**files, DCONF: libvirtd, VIRTQEMUD: "", VIRTPROXYD: virtproxyd})
+
+    verdict = judge("libvirt_server_certificate", host("", CRL_SET))
+    assert verdict.status == v.PASS, verdict.reason
+    assert verdict.evidence[1].source == f"cat -- {VIRTPROXYD}"
+    assert "$PCONF = /etc/libvirt/virtproxyd.conf: modular" in verdict.evidence[2].excerpt
+    verdict = judge("libvirt_server_certificate", host(CRL_SET, ""))
+    assert verdict.status == v.FAIL and "no crl_file in virtproxyd.conf" in verdict.reason
+
+
+def test_certificate_with_the_daemon_model_undecided_is_an_error():
+    files = tls_files(datetime(2030, 1, 1, tzinfo=timezone.utc))
+    verdict = judge("libvirt_server_certificate", snap(files={**files, DCONF: CRL_SET}, identity={"hostname": "h1"}))
+    assert verdict.status == v.ERROR and "libvirt sockets" in verdict.reason
 
 
 def test_file_disk_on_a_crypt_filesystem_passes():
