@@ -6,6 +6,7 @@ from hvconform import catalog, checks
 from hvconform import verdict as v
 from hvconform.checks import bespoke
 from hvconform.policy import DEFAULTS, policy_of
+from tests.cases import NO_SYSTEMD
 from tests.snapshots import domain, snap
 
 DEBIAN_12 = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n'
@@ -113,6 +114,7 @@ def test_auditd_active_not_collected():
 
 
 DCONF = "/etc/libvirt/libvirtd.conf"
+PS_LIBVIRTD_LINE = "   62     0 root     libvirtd        libvirtd -d --listen\n"
 
 
 @pytest.mark.parametrize("conf, ps, status", [
@@ -124,7 +126,10 @@ DCONF = "/etc/libvirt/libvirtd.conf"
     ("audit_level = \n", PS_AUDITD, v.ERROR),
 ])
 def test_libvirt_audit_level(conf, ps, status):
-    assert judge("libvirt_audit_level", snap(files={DCONF: conf}, ps=ps)).status == status
+    # a monolithic host as in the lab (libvirtd --listen, no systemd): $DCONF = libvirtd.conf
+    host = snap(files={DCONF: conf, "/etc/libvirt/virtqemud.conf": None}, ps=ps + PS_LIBVIRTD_LINE,
+                cmds={"systemctl_libvirt_active": NO_SYSTEMD})
+    assert judge("libvirt_audit_level", host).status == status
 
 
 # BKP-001 ---------------------------------------------------------------------------------
