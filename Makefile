@@ -22,10 +22,10 @@ demo: setup lab-up
 audit-local: setup
 	$(PY) -m pytest -q || [ $$? -eq 1 ]
 
-test: setup lab-up
+test: setup $(VENV)-oscal/.installed lab-up
 	$(PY) -m pytest tests -n 2 -q
 
-setup: apt $(VENV)/.installed $(VENV)-oscal/.installed
+setup: apt $(VENV)/.installed
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -41,7 +41,7 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-# the OSCAL validator for the tests (tests/requirements-oscal.txt says why it is apart)
+# the OSCAL validator, for the tests only (tests/requirements-oscal.txt says why it is apart)
 $(VENV)-oscal/.installed: tests/requirements-oscal.txt
 	python3 -m venv $(VENV)-oscal
 	$(VENV)-oscal/bin/python -m pip install -q -r tests/requirements-oscal.txt
