@@ -17,8 +17,9 @@ fail() { log "FAILED: $*"; FAILED="${FAILED:+$FAILED; }$*"; }
 
 # Per-host copies replace the machine's own directories and files.
 BIND_PATHS="/etc/ssh /etc/libvirt /etc/pki /etc/hvconform /etc/hosts /etc/hostname
-  /root /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt
-  /var/backups/libvirt"
+  /root /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log /var/log/libvirt
+  /var/backups/libvirt /etc/systemd/system
+  /etc/rsyslog.conf /etc/rsyslog.d /etc/usbguard /etc/aide /var/lib/aide"
 
 mount_views() {
     hostname "$HV_NAME"
@@ -195,6 +196,10 @@ if start_libvirt; then
     export_backups
 fi
 apply_modes
+# the host's own daemons (syslog, usbguard, an exporter) and baselines, last: an
+# integrity baseline sees the host as finished
+services="$HV_LAB/hosts/$HV_NAME/services.sh"
+if [ -f "$services" ]; then bash "$services" || fail "$services"; fi
 if [ -z "$FAILED" ]; then echo ok > "$HV_READY"; else echo "failed: $FAILED" > "$HV_READY"; fi
 log "exec sshd"
 exec /usr/sbin/sshd -D -e

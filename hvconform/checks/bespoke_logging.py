@@ -240,7 +240,7 @@ def audit_immutable(snap, vm, policy):
 
 RSYSLOG_CONF, AU_REMOTE, AUDISP_REMOTE = ("/etc/rsyslog.conf", "/etc/audit/plugins.d/au-remote.conf",
                                           "/etc/audit/audisp-remote.conf")
-_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+_PARAM = re.compile(r'([\w.]+)\s*=\s*"([^"]*)"')   # dotted names: queue.type, action.*
 
 
 def rsyslog_actions(lines: list[tuple[str, str]]) -> list[tuple[str, dict]]:
@@ -543,7 +543,9 @@ def monitoring_exporter(snap, vm, policy):
         return v.error("ss -Htlnp was not collected")
     if not art.ok:
         return reading.failure(art, "ss -Htlnp")
-    running = [line for comm, line in procs if comm in exporters]
+    # ps shows a command name cut to 15 characters (TASK_COMM_LEN): prometheus-libvirt-exporter
+    # runs as "prometheus-libv"
+    running = [line for comm, line in procs if comm in {e[:15] for e in exporters}]
     ports = [(a, p, n) for a, p, n in listeners(art.stdout) if any(e[:15] in n.split(",") or e in n for e in exporters)]
     open_ports = [f"{a}:{p} ({n})" for a, p, n in ports if exposed(a, networks)]
     evidence = [v.Evidence.of(ps, "\n".join(running) or "no approved exporter in the process table"),

@@ -54,6 +54,10 @@ def test_virt_records_of_a_running_vm_started_before_boot_window_fail():
     (["$DefaultNetstreamDriver gtls", "$ActionSendStreamDriverMode 1",
       "$ActionSendStreamDriverAuthMode x509/name", "*.* @@siem.example.org:6514"], True),
     (["*.* @@siem.example.org:514"], False),
+    # dotted queue and action parameters (rsyslog's action() docs) are names of their own:
+    # queue.type is not the action's type
+    (['action(type="omfwd" target="siem" protocol="tcp" StreamDriver="gtls" StreamDriverMode="1"',
+      'StreamDriverAuthMode="x509/name" queue.type="LinkedList" action.resumeRetryCount="-1")'], True),
 ])
 def test_rsyslog_forwarding_forms(text, good):
     actions = logging_checks.rsyslog_actions([(f"/etc/rsyslog.conf:{n}", t) for n, t in enumerate(text, 1)])
@@ -114,6 +118,15 @@ def test_exporter_on_the_monitoring_network_passes():
     assert judge("monitoring_exporter", s).status == v.FAIL
     s.policy = {"monitoring_networks": ["192.0.2.0/24"]}
     assert judge("monitoring_exporter", s).status == v.PASS
+
+
+def test_exporter_named_longer_than_ps_shows_is_found():
+    # format: ps(1) comm= is the kernel's TASK_COMM_LEN name, 15 characters at most
+    ps = ("  810   999 prometheus-libvirt-exporter prometheus-libv "
+          "/usr/bin/prometheus-libvirt-exporter --web.listen-address=127.0.0.1:9177\n")
+    ss = 'LISTEN 0 4096 127.0.0.1:9177 0.0.0.0:* users:(("prometheus-libv",pid=810,fd=3))\n'
+    verdict = judge("monitoring_exporter", snap(ps=ps, cmds={"ss_listeners_procs": ss}))
+    assert verdict.status == v.PASS and "1 exporter process" in verdict.actual
 
 
 def test_audit_storage_too_small_for_the_rotated_set():
