@@ -4,14 +4,12 @@ network, waivers, drift after a real configuration change, interrupted runs."""
 from __future__ import annotations
 
 import fcntl
-import io
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tarfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import yaml
 from hvconform import bundle
 from hvconform.policy import DEFAULTS
 from tests.conftest import LAB_INVENTORY, ROOT, run_suite
+from tests.unit.test_bundle import repack
 
 LAB_LOCK = "/tmp/hvlab.lock"
 WAIVERS = """\
@@ -120,18 +119,6 @@ def test_no_secret_reaches_the_bundle(bundled):
         assert body.encode() not in data
 
 
-def repack(path: Path, out: Path, change) -> Path:
-    with tarfile.open(path) as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-    change(files)
-    with tarfile.open(out, "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out
-
-
 def test_flipping_one_byte_in_any_file_names_that_file(bundled, tmp_path):
     _, run_dir, path = bundled
     root = run_dir.name
@@ -142,15 +129,15 @@ def test_flipping_one_byte_in_any_file_names_that_file(bundled, tmp_path):
             data = bytearray(files[member])
             data[len(data) // 2] ^= 0x20
             files[member] = bytes(data)
-        report = bundle.verify(repack(path, tmp_path / "t.tar.gz", flip))
+        report = bundle.verify(repack(path, flip, out=tmp_path / "t.tar.gz"))
         if name in (bundle.MANIFEST, bundle.SIGNATURE):
             assert report.code == bundle.BAD_SIGNATURE, name
             assert any(name in p.path for p in report.problems), (name, report.problems)
         else:
             assert report.code == bundle.FILES_DIFFER, name
             assert [(p.kind, p.path) for p in report.problems] == [("changed", name)]
-    cli = verify_cli(repack(path, tmp_path / "t.tar.gz",
-                            lambda f: f.update({f"{root}/results.json": b"{}"})))
+    cli = verify_cli(repack(path, lambda f: f.update({f"{root}/results.json": b"{}"}),
+                            out=tmp_path / "t.tar.gz"))
     assert cli.returncode == 1 and "CHANGED results.json" in cli.stdout
 
 
@@ -161,7 +148,7 @@ def test_added_and_removed_files_are_named(bundled, tmp_path):
     def change(files):
         del files[f"{root}/snapshots/weak.json"]
         files[f"{root}/snapshots/intruder.json"] = b"{}"
-    cli = verify_cli(repack(path, tmp_path / "t.tar.gz", change))
+    cli = verify_cli(repack(path, change, out=tmp_path / "t.tar.gz"))
     assert cli.returncode == 1
     assert "REMOVED snapshots/weak.json" in cli.stdout and "ADDED snapshots/intruder.json" in cli.stdout
 
@@ -232,8 +219,8 @@ def test_replay_with_a_newer_catalog_says_so(bundled, tmp_path):
 
 def test_a_tampered_bundle_is_not_replayed(bundled, tmp_path):
     _, run_dir, path = bundled
-    bad = repack(path, tmp_path / "bad.tar.gz",
-                 lambda f: f.update({f"{run_dir.name}/snapshots/weak.json": b"{}"}))
+    bad = repack(path, lambda f: f.update({f"{run_dir.name}/snapshots/weak.json": b"{}"}),
+                 out=tmp_path / "bad.tar.gz")
     proc, _ = run_suite(f"--replay={bad}", reports_dir=tmp_path / "r")
     assert proc.returncode == 4 and "CHANGED snapshots/weak.json" in proc.stderr
 

@@ -38,12 +38,13 @@ def write(run_dir, signer=None):
                         signer or bundle.signer_from(None))
 
 
-def repack(path, change):
-    """Rewrite the bundle with `change(files)` applied to {name: bytes}."""
+def repack(path, change, out=None):
+    """Rewrite the bundle with `change(files)` applied to {name: bytes}, into `out`
+    (default: tampered.tar.gz beside it)."""
     with tarfile.open(path) as tar:
         files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     change(files)
-    out = path.with_name("tampered.tar.gz")
+    out = out or path.with_name("tampered.tar.gz")
     with tarfile.open(out, "w:gz") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
