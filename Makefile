@@ -17,7 +17,6 @@ demo: setup lab-up
 	@# the findings are in the report, so the terminal keeps to the per-host summary
 	$(PY) -m pytest --inventory inventories/lab.yaml -n 2 \
 	    --run-id $(RUN_ID) -q -rN --tb=no || [ $$? -eq 1 ]
-	@echo "report: reports/$(RUN_ID)/report.html"
 
 audit-local: setup
 	$(PY) -m pytest -q || [ $$? -eq 1 ]
