@@ -139,6 +139,9 @@ def _control(domain, row, where, kinds):
     if "when" in row:
         from hvconform.checks import gates
         errs += [f"{where}: {cid}: when: {e}" for e in gates.validate(row["when"])]
+    if row["applies_to"] == "inventory" and ("when" in row or "manual" in row):
+        # inventory-wide outcomes are judged over all hosts at once, not through checks.judge
+        errs.append(f"{where}: {cid}: 'when' and 'manual' are not supported on applies_to: inventory")
     if "manual" in row and not str(row["manual"] or "").strip():
         errs.append(f"{where}: {cid}: manual must say what a person must look at")
     if errs:

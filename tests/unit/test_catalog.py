@@ -157,3 +157,13 @@ def test_every_error_in_every_file_is_reported(tmp_path):
     assert len(errors) >= 3
     assert any("backup/controls.yaml:2: missing key 'title'" in e for e in errors)
     assert any("network/controls.yaml: missing" in e for e in errors)
+
+
+def test_inventory_rows_refuse_gates_and_manual(tmp_path):
+    """Inventory-wide outcomes are not judged through checks.judge, so a gate or a manual
+    note there would be ignored silently: the catalog refuses them instead."""
+    suites, path = broken(tmp_path, "isolation", "    check: {kind: inventory, analysis: shared_disks}",
+                          "    check: {kind: inventory, analysis: shared_disks}\n    when: {family: rhel}")
+    [error] = errors_of(suites)
+    assert error == (f"{path}:{row_line(path, 'ISO-023')}: ISO-023: 'when' and 'manual' are not "
+                     "supported on applies_to: inventory")
