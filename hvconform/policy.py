@@ -192,7 +192,7 @@ DEFAULTS: dict = {
     # HOST-020: lowest acceptable microcode revision per CPU, keyed
     # "<vendor_id> <cpu family>-<model>-<stepping>" (decimal, as /proc/cpuinfo prints
     # them), value the revision in hex. Fill from the CPU vendors' advisories; a CPU
-    # without an entry fails, naming the key to add.
+    # without an entry is left to a person (verdict manual), naming the key to add.
     "microcode_minimum": {},
     # LOG-004: directories audited for writes and attribute changes (-p wa) and tools
     # audited for execution (-p x).

@@ -46,6 +46,11 @@ def failed(expected, actual, evidence=(), reason=None) -> Verdict:
     return Verdict(FAIL, str(expected), str(actual), reason, list(evidence))
 
 
+def manual(expected, actual, evidence=(), reason=None) -> Verdict:
+    """What only a person can decide from this evidence (never counted as a pass)."""
+    return Verdict(MANUAL, str(expected), str(actual), reason, list(evidence))
+
+
 def not_applicable(reason, evidence=()) -> Verdict:
     return Verdict(NOT_APPLICABLE, reason=reason, evidence=list(evidence))
 

@@ -42,9 +42,8 @@ def judge(control, snap, vm: str | None = None) -> v.Verdict:
         return v.error(f"judging {control.id} raised {type(exc).__name__}: {exc}")
     if control.manual and verdict.status == v.PASS:
         # the automated proxy is necessary, not sufficient: a person decides the rest
-        return v.Verdict(v.MANUAL, verdict.expected, verdict.actual,
-                         f"automated part passed; a person must check: {control.manual}",
-                         verdict.evidence)
+        return v.manual(verdict.expected, verdict.actual, verdict.evidence,
+                        f"automated part passed; a person must check: {control.manual}")
     return verdict
 
 
