@@ -80,6 +80,8 @@ COMMANDS: dict[str, str] = {
     "rpm_list": "rpm -qa",
     # HOST-002: pending security updates from the cached metadata only (never refreshed)
     "apt_upgradable": "apt list --upgradable",
+    # HOST-002: how fresh that cached metadata is (apt dates each list file as the archive did)
+    "apt_lists_dates": "find /var/lib/apt/lists -maxdepth 1 -type f -name '*Release' -printf '%TY-%Tm-%Td %f\\n'",
     "dnf_security_info": "dnf -C -q updateinfo info --security",
     # HOST-003: installed kernels; RHEL's own verdict on a pending reboot (rc 1 = needed)
     "ls_boot": "ls -1 -- /boot",

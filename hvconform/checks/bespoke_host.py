@@ -75,7 +75,8 @@ def dnf_advisories(text: str) -> list[dict]:
     return advisories
 
 
-@bespoke("HOST-002", needs=[("apt_upgradable", ""), ("dnf_security_info", "")])
+@bespoke("HOST-002", needs=[("apt_upgradable", ""), ("apt_lists_dates", ""), ("dnf_security_info", "")])
+@reading.ends
 def security_updates_within_sla(snap, vm, policy):
     sla, critical = policy["patch_sla_days"], policy["patch_sla_days_critical"]
     expected = (f"no pending security update older than {sla} days ({critical} days for critical); "
@@ -94,6 +95,10 @@ def security_updates_within_sla(snap, vm, policy):
         if pending:
             return v.failed(expected, f"{len(pending)} security update(s) pending", evidence,
                             reason="apt records no advisory date: a pending security update counts as overdue")
+        stale = _stale_apt_lists(snap, sla, evidence)
+        if stale:
+            return v.failed(expected, stale, evidence,
+                            reason="without fresh package lists apt cannot know what is pending")
         return v.passed(expected, "no security update pending", evidence)
     today = (snap.started or "")[:10]
     overdue = []
@@ -107,6 +112,21 @@ def security_updates_within_sla(snap, vm, policy):
         return v.failed(expected, f"{len(overdue)} advisory(ies) past the SLA", evidence,
                         reason="security advisories pending longer than the patch SLA")
     return v.passed(expected, "no security advisory past the SLA", evidence)
+
+
+def _stale_apt_lists(snap, sla: int, evidence: list) -> str | None:
+    """Why apt's cached metadata cannot vouch for "nothing pending" (none, or older than
+    the SLA), else None. Adds the newest list file to `evidence`."""
+    art = reading.output(snap, "apt_lists_dates", "the dates of apt's package lists")
+    dates = sorted(line.split(" ", 1) for line in art.stdout.splitlines() if " " in line)
+    if not dates:
+        evidence.append(v.Evidence.of(art, "no Release file in /var/lib/apt/lists"))
+        return "no package lists (apt-get update has never run)"
+    newest, name = dates[-1]
+    evidence.append(v.Evidence.of(art, f"newest list: {name}, dated {newest}"))
+    today = (snap.started or "")[:10]
+    age = _days_between(newest, today) if today else 0
+    return f"package lists last changed {newest}, {age} days ago" if age > sla else None
 
 
 def _days_between(first: str, last: str) -> int:

@@ -30,6 +30,9 @@ PS_DOCKER = PS_PLAIN + "  900     0 root     dockerd         /usr/bin/dockerd -H
 APT_PENDING = ("Listing...\nqemu-system-x86/bookworm-security 1:7.2+dfsg-7+deb12u15 amd64 "
                "[upgradable from: 1:7.2+dfsg-7+deb12u2]\nbash/bookworm 5.2.15-2+b8 amd64 [upgradable from: 5.2.15-2+b7]\n")
 APT_CLEAN = "Listing...\nbash/bookworm 5.2.15-2+b8 amd64 [upgradable from: 5.2.15-2+b7]\n"
+# the Release files' dates (find -printf '%TY-%Tm-%Td %f'); the case snapshots are of 2025-06-01
+APT_LISTS = ("2025-05-31 deb.debian.org_debian-security_dists_bookworm-security_InRelease\n"
+             "2025-05-17 deb.debian.org_debian_dists_bookworm_InRelease\n")
 PAM_FAILLOCK = ("auth required pam_faillock.so preauth\nauth [success=1 default=ignore] pam_unix.so nullok\n"
                 "auth [default=die] pam_faillock.so authfail\nauth requisite pam_deny.so\nauth required pam_permit.so\n")
 PAM_PLAIN = "auth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\nauth required pam_permit.so\n"
@@ -56,8 +59,8 @@ def fim(packages, db, rules, cron):
 
 
 CASES: dict = {
-    "HOST-002": ({"files": DEBIAN, "cmds": {"apt_upgradable": APT_CLEAN}},
-                 {"files": DEBIAN, "cmds": {"apt_upgradable": APT_PENDING}}),
+    "HOST-002": ({"files": DEBIAN, "cmds": {"apt_upgradable": APT_CLEAN, "apt_lists_dates": APT_LISTS}},
+                 {"files": DEBIAN, "cmds": {"apt_upgradable": APT_PENDING, "apt_lists_dates": APT_LISTS}}),
     "HOST-003": ({"files": {"/proc/sys/kernel/osrelease": "6.1.0-18-amd64\n"}, "stats": {"/var/run/reboot-required": None},
                   "cmds": {"ls_boot": "System.map-6.1.0-18-amd64\nvmlinuz-6.1.0-18-amd64\nvmlinuz-6.1.0-9-amd64\n",
                            "needs_restarting": (127, "", "sh: needs-restarting: not found\n")}},

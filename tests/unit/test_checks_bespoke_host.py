@@ -96,6 +96,21 @@ def test_rhel_without_pending_advisories_passes():
     assert judge("security_updates_within_sla", snap(files=RHEL, cmds={"dnf_security_info": ""})).status == v.PASS
 
 
+@pytest.mark.parametrize("lists, status, actual", [
+    ("2025-05-31 deb.debian.org_debian-security_dists_bookworm-security_InRelease\n"
+     "2025-01-10 deb.debian.org_debian_dists_bookworm_InRelease\n", v.PASS, "no security update pending"),
+    ("2025-03-01 deb.debian.org_debian-security_dists_bookworm-security_InRelease\n", v.FAIL,
+     "package lists last changed 2025-03-01, 92 days ago"),
+    ("", v.FAIL, "no package lists (apt-get update has never run)"),
+])
+def test_nothing_pending_counts_only_with_fresh_package_lists(lists, status, actual):
+    """apt can only list what its cached lists know: stale or missing lists prove nothing."""
+    from tests.cases.host import APT_CLEAN, DEBIAN
+    s = snap(files=DEBIAN, cmds={"apt_upgradable": APT_CLEAN, "apt_lists_dates": lists})
+    verdict = judge("security_updates_within_sla", s)
+    assert (verdict.status, verdict.actual) == (status, actual)
+
+
 def test_dnf_without_cache_is_an_error():
     s = snap(files=RHEL, cmds={"dnf_security_info": (1, "", "Error: Cache-only enabled but no cache for 'baseos'\n")})
     assert judge("security_updates_within_sla", s).status == v.ERROR
