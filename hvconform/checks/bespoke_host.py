@@ -184,11 +184,9 @@ def running_newest_kernel(snap, vm, policy):
 
 
 @bespoke("HOST-004", needs=hostfacts.PACKAGE_NEEDS)
+@reading.ends
 def stack_at_baseline(snap, vm, policy):
-    try:
-        family, packages, art = hostfacts.installed(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    family, packages, art = hostfacts.installed(snap)
     minimum = policy["minimum_versions"].get(family, {})
     expected = "each installed of " + ", ".join(f"{p} >= {m}" for p, m in minimum.items())
     if not minimum:
@@ -260,6 +258,7 @@ def _repo_files(hits: list[str]) -> dict[str, list[tuple[str, str]]]:
 
 
 @bespoke("HOST-005", needs=[("apt_trust", ""), ("cat", DNF_CONF), ("dnf_repos", "")])
+@reading.ends
 def package_signatures_enforced(snap, vm, policy):
     family = fam.family(snap)
     if family is None:
@@ -267,10 +266,7 @@ def package_signatures_enforced(snap, vm, policy):
     if family == fam.DEBIAN:
         expected = "no [trusted=yes] / Trusted: yes source and no AllowUnauthenticated-like option under /etc/apt"
         art = snap.get("cmd:apt_trust")
-        try:
-            hits = hostfacts.grep_lines(art, "/etc/apt")
-        except hostfacts.Unknown as exc:
-            return exc.verdict
+        hits = hostfacts.grep_lines(art, "/etc/apt")
         bad = apt_trust_overrides(hits)
         evidence = [v.Evidence.of(art, "\n".join(bad) or "no line under /etc/apt disables signature checks")]
         if bad:
@@ -282,10 +278,7 @@ def package_signatures_enforced(snap, vm, policy):
     if end:
         return end
     repos_art = snap.get("cmd:dnf_repos")
-    try:
-        repo_hits = hostfacts.grep_lines(repos_art, "/etc/yum.repos.d")
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    repo_hits = hostfacts.grep_lines(repos_art, "/etc/yum.repos.d")
     main = ini_sections([(f"{DNF_CONF}:{n}", t) for n, t in enumerate(conf.stdout.splitlines(), 1)]).get("main", {})
     main_check, main_where = main.get("gpgcheck", ("unset (dnf default 0)", DNF_CONF))
     problems, lines = [], [f"{main_where}: gpgcheck={main_check}"]
@@ -306,12 +299,10 @@ def package_signatures_enforced(snap, vm, policy):
 
 
 @bespoke("HOST-006", needs=[*hostfacts.PACKAGE_NEEDS, ("systemctl_default", "")])
+@reading.ends
 def no_graphical_environment(snap, vm, policy):
     expected = "default target multi-user.target; no X server or display manager package installed"
-    try:
-        family, packages, art = hostfacts.installed(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    family, packages, art = hostfacts.installed(snap)
     target = snap.get("cmd:systemctl_default")
     if target is None:
         return v.error("systemctl get-default was not collected")
@@ -338,15 +329,13 @@ def _running(procs, names) -> list[str]:
 
 
 @bespoke("HOST-007", needs=[*hostfacts.PACKAGE_NEEDS, ("systemctl_unit_files", ""), ("ps", "")])
+@reading.ends
 def unneeded_services_absent(snap, vm, policy):
     services = policy["unneeded_services"]
     expected = f"packages absent; services {', '.join(services)} neither enabled nor running"
-    try:
-        family, packages, art = hostfacts.installed(snap)
-        states, units = hostfacts.unit_states(snap)
-        procs, ps = hostfacts.processes(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    family, packages, art = hostfacts.installed(snap)
+    states, units = hostfacts.unit_states(snap)
+    procs, ps = hostfacts.processes(snap)
     present = [f"{p} {packages[p]}" for p in policy["unneeded_packages"].get(family, []) if p in packages]
     enabled = hostfacts.enabled_units(states, services)
     running = _running(procs, set(services) | {"cupsd", "rpc.mountd"})   # daemons named otherwise
@@ -363,14 +352,12 @@ def unneeded_services_absent(snap, vm, policy):
 
 
 @bespoke("HOST-008", needs=[("systemctl_running", ""), ("ps", "")])
+@reading.ends
 def only_allowlisted_services(snap, vm, policy):
     allow, deny = policy["service_allowlist"], set(policy["service_denylist"])
     expected = "every running service in policy service_allowlist; no process of service_denylist"
     art = snap.get("cmd:systemctl_running")
-    try:
-        procs, ps = hostfacts.processes(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    procs, ps = hostfacts.processes(snap)
     if art is None:
         return v.error("systemctl list-units was not collected")
     denied = _running(procs, deny)
@@ -541,15 +528,13 @@ PROC_MODULES = "/proc/modules"
 
 @bespoke("HOST-015", needs=[("modprobe_usb_storage", ""), ("cat", PROC_MODULES), ("ps", ""),
                             ("systemctl_unit_files", "")])
+@reading.ends
 def usb_storage_disabled(snap, vm, policy):
     expected = "usb-storage `install ... /bin/false` or blacklisted, not loaded" + \
         ("; usbguard running" if policy["usbguard_required"] else "")
     art, modules = snap.get("cmd:modprobe_usb_storage"), snap.file(PROC_MODULES)
-    try:
-        directives = hostfacts.grep_lines(art, "modprobe.d")
-        procs, ps = hostfacts.processes(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    directives = hostfacts.grep_lines(art, "modprobe.d")
+    procs, ps = hostfacts.processes(snap)
     if modules is None:
         return v.error(f"{PROC_MODULES} was not collected")
     if not modules.ok and not reading.is_absent(modules):
@@ -599,6 +584,7 @@ def _fim_needs(policy):
 
 
 @bespoke("HOST-018", needs=_fim_needs)
+@reading.ends
 def file_integrity_monitoring(snap, vm, policy):
     # a required path this host does not have (the other family's binary) is skipped
     stats = {p: snap.stat(p) for p in policy["fim_required_paths"]}
@@ -606,13 +592,10 @@ def file_integrity_monitoring(snap, vm, policy):
         return v.error("the paths of policy fim_required_paths were not collected")
     required = [p for p, art in stats.items() if not reading.is_absent(art)]
     expected = "aide installed, database present, rules cover the virtualization stack, check scheduled"
-    try:
-        _, packages, pkgs = hostfacts.installed(snap)
-        rules = hostfacts.grep_lines(snap.get("cmd:aide_rules"), "AIDE rules")
-        cron = hostfacts.grep_lines(snap.get("cmd:aide_cron"), "cron entries mentioning aide")
-        states, units = hostfacts.unit_states(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    _, packages, pkgs = hostfacts.installed(snap)
+    rules = hostfacts.grep_lines(snap.get("cmd:aide_rules"), "AIDE rules")
+    cron = hostfacts.grep_lines(snap.get("cmd:aide_cron"), "cron entries mentioning aide")
+    states, units = hostfacts.unit_states(snap)
     dbs = [snap.stat(p) for p in AIDE_DBS]
     if None in dbs:
         return v.error("the AIDE database paths were not collected")

@@ -301,6 +301,7 @@ def _settings(text: str) -> dict[str, str]:
 
 
 @bespoke("LOG-007", needs=[("cat", RSYSLOG_CONF), ("rsyslog_d", ""), ("cat", AU_REMOTE), ("cat", AUDISP_REMOTE)])
+@reading.ends
 def logs_forwarded_encrypted(snap, vm, policy):
     target = policy["log_forward_target"]
     expected = ("rsyslog forwards over TCP with StreamDriver gtls/ossl, StreamDriverMode 1, StreamDriverAuthMode "
@@ -310,10 +311,7 @@ def logs_forwarded_encrypted(snap, vm, policy):
         return v.error(f"{RSYSLOG_CONF} was not collected")
     if not conf.ok and not reading.is_absent(conf):
         return reading.failure(conf, RSYSLOG_CONF)
-    try:
-        hits = hostfacts.grep_lines(dropins, "/etc/rsyslog.d")
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    hits = hostfacts.grep_lines(dropins, "/etc/rsyslog.d")
     lines = [(f"{RSYSLOG_CONF}:{n}", t) for n, t in enumerate(conf.stdout.splitlines(), 1)] if conf.ok else []
     lines += [(":".join(h.split(":", 2)[:2]), h.split(":", 2)[2]) for h in hits if h.count(":") >= 2
               and h.split(":", 1)[0].endswith(".conf")]
@@ -380,6 +378,7 @@ def shipped_default(text: str, key: str) -> str | None:
 
 @bespoke("LOG-008", needs=[("cat", JOURNALD_CONF), ("journald_conf_d", ""), ("cat", JOURNAL_UPLOAD),
                            ("systemctl_unit_files", ""), ("ps", "")])
+@reading.ends
 def journald_forwarded(snap, vm, policy):
     expected = ("journald ForwardToSyslog=yes to a running rsyslogd/syslog-ng, or systemd-journal-upload "
                 "enabled with an https URL and certificates; systemd-journal-remote not enabled")
@@ -388,12 +387,9 @@ def journald_forwarded(snap, vm, policy):
         return v.error(f"{JOURNALD_CONF} was not collected")
     if not conf.ok and not reading.is_absent(conf):
         return reading.failure(conf, JOURNALD_CONF)
-    try:
-        hits = hostfacts.grep_lines(dropins, "/etc/systemd/journald.conf.d")
-        states, units = hostfacts.unit_states(snap)
-        procs, ps = hostfacts.processes(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    hits = hostfacts.grep_lines(dropins, "/etc/systemd/journald.conf.d")
+    states, units = hostfacts.unit_states(snap)
+    procs, ps = hostfacts.processes(snap)
     lines = [(f"{JOURNALD_CONF}:{n}", t) for n, t in enumerate(conf.stdout.splitlines(), 1)] if conf.ok else []
     lines += sorted((":".join(h.split(":", 2)[:2]), h.split(":", 2)[2]) for h in hits
                     if h.count(":") >= 2 and h.split(":", 1)[0].endswith(".conf"))
@@ -494,13 +490,11 @@ def time_synchronised(snap, vm, policy):
 
 
 @bespoke("LOG-013", needs=[("ps", "")])
+@reading.ends
 def ids_agent_running(snap, vm, policy):
     agents = policy["ids_agents"]
     expected = f"one of {', '.join(agents)} running"
-    try:
-        procs, ps = hostfacts.processes(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    procs, ps = hostfacts.processes(snap)
     found = [line for comm, line in procs if comm in agents]
     evidence = [v.Evidence.of(ps, "\n".join(found) or "no approved IDS agent in the process table")]
     if not found:
@@ -530,15 +524,13 @@ def exposed(address: str, networks: list[str]) -> bool:
 
 
 @bespoke("LOG-014", needs=[("ps", ""), ("ss_listeners_procs", "")])
+@reading.ends
 def monitoring_exporter(snap, vm, policy):
     exporters, networks = policy["monitoring_exporters"], policy["monitoring_networks"]
     expected = (f"one of {', '.join(exporters)} running, listening only on loopback"
                 + (f" or {', '.join(networks)}" if networks else ""))
     art = snap.get("cmd:ss_listeners_procs")
-    try:
-        procs, ps = hostfacts.processes(snap)
-    except hostfacts.Unknown as exc:
-        return exc.verdict
+    procs, ps = hostfacts.processes(snap)
     if art is None:
         return v.error("ss -Htlnp was not collected")
     if not art.ok:
