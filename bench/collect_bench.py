@@ -20,8 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hvconform import catalog as catalog_mod, checks, inventory  # noqa: E402
-from hvconform.collect import collect_all, collect_host  # noqa: E402
+from hvconform.inputs import catalog as catalog_mod  # noqa: E402
+from hvconform.judge import engine
+from hvconform.inputs import inventory
+from hvconform.collect.collector import collect_all, collect_host  # noqa: E402
 
 
 def main():
@@ -31,7 +33,7 @@ def main():
     args = ap.parse_args()
     inv = inventory.load(ROOT / "inventories" / "lab.yaml")
     cat = catalog_mod.load()
-    all_needs = checks.needs(cat.controls)
+    all_needs = engine.needs(cat.controls)
 
     print(f"catalog: {len(cat.controls)} controls, {len(all_needs)} static artifacts to collect")
     for h in inv.hosts:
@@ -64,7 +66,7 @@ def main():
     for s in snaps:
         for c in cat.controls:
             for vm in ([d.name for d in s.domains] if c.applies_to == "vm" else [None]):
-                checks.judge(c, s, vm)
+                engine.judge(c, s, vm)
                 n += 1
     took = time.perf_counter() - t
     print(f"judging: {n} verdicts in {took:.2f} s ({n / took:.0f} verdicts/s, one core)")

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from hvconform import bundle
+from hvconform.deliver import bundle
 
 
 def verify(args) -> int:
@@ -43,7 +43,8 @@ def verify(args) -> int:
 
 
 def export(args) -> int:
-    from hvconform.export import oscal, verdicts_csv
+    from hvconform.deliver.export import oscal
+    from hvconform.deliver.export import verdicts_csv
 
     source = Path(args.source)
     if source.suffix == ".json":

@@ -29,7 +29,7 @@ def lab_is_up() -> bool:
 def lab():
     if not lab_is_up():
         pytest.fail("the lab is not up: run `lab/lab up` (as root) first; `make test` does")
-    from hvconform import inventory
+    from hvconform.inputs import inventory
 
     return inventory.load(LAB_INVENTORY)
 

@@ -14,9 +14,9 @@ collected". A domain with a process in `procs` is running.
 
 from __future__ import annotations
 
-from hvconform.collect import _key
-from hvconform.commands import render
-from hvconform.snapshot import Artifact, Domain, Snapshot
+from hvconform.collect.collector import _key
+from hvconform.collect.commands import render
+from hvconform.model.snapshot import Artifact, Domain, Snapshot
 
 STARTED = "2025-06-01T12:00:00+00:00"
 

@@ -1,7 +1,7 @@
 """Backup and restore (BKP-*): one test per check kind, run once per row of controls.yaml (suites/README.md)."""
 
 
-def test_bespoke(case):
+def test_function(case):
     case.check()
 
 

@@ -17,5 +17,5 @@ def test_sshd_config(case):
     case.check()
 
 
-def test_bespoke(case):
+def test_function(case):
     case.check()

@@ -1,7 +1,7 @@
 """Host OS (HOST-*): one test per check kind, run once per row of controls.yaml (suites/README.md)."""
 
 
-def test_bespoke(case):
+def test_function(case):
     case.check()
 
 

@@ -1,7 +1,7 @@
 """Per-VM and cross-VM isolation (ISO-*): one test per check kind, run once per row of controls.yaml (suites/README.md)."""
 
 
-def test_bespoke(case):
+def test_function(case):
     case.check()
 
 
@@ -21,5 +21,5 @@ def test_sysctl(case):
     case.check()
 
 
-def test_inventory(case):
+def test_fleet(case):
     case.check()

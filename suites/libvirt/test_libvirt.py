@@ -9,5 +9,5 @@ def test_libvirt_conf(case):
     case.check()
 
 
-def test_bespoke(case):
+def test_function(case):
     case.check()

@@ -1,7 +1,7 @@
 """Network (NET-*): one test per check kind, run once per row of controls.yaml (suites/README.md)."""
 
 
-def test_bespoke(case):
+def test_function(case):
     case.check()
 
 
@@ -13,5 +13,5 @@ def test_libvirt_conf(case):
     case.check()
 
 
-def test_inventory(case):
+def test_fleet(case):
     case.check()

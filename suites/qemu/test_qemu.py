@@ -13,5 +13,5 @@ def test_process(case):
     case.check()
 
 
-def test_bespoke(case):
+def test_function(case):
     case.check()

@@ -7,7 +7,7 @@ tests.snapshots.snap. For a control with `manual:` the passing case gives `manua
 
 from pathlib import Path
 
-from hvconform.checks.sysctl import path_of
+from hvconform.judge.kinds.sysctl import path_of
 from tests.snapshots import domain, qemu_args, snap, status  # noqa: F401 (re-exported)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -25,7 +25,7 @@ def qconf(text: str = "") -> dict:
 
 
 # The lab's daemon model ($DCONF = $PCONF = libvirtd.conf): no systemd, libvirtd started
-# with --listen (hvconform/checks/daemons.py).
+# with --listen (hvconform/judge/read/daemons.py).
 NO_SYSTEMD = (1, "", "System has not been booted with systemd as init system (PID 1). Can't operate.\n")
 PS_LIBVIRTD = "    1     0 root     init            /sbin/init\n   62     0 root     libvirtd        libvirtd -d --listen\n"
 

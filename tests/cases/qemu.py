@@ -1,6 +1,6 @@
 """Pass/fail cases of the qemu controls not in LEGACY (tests/unit/test_catalog_cases.py)."""
 
-from hvconform.policy import DEFAULTS
+from hvconform.inputs.policy import DEFAULTS
 from tests.cases import *  # noqa: F403
 from tests.cases import QCONF, domain, qconf, running, vm
 

@@ -13,10 +13,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from hvconform import catalog, inventory  # noqa: E402
-from hvconform.collect import collect_all  # noqa: E402
-from hvconform.policy import DEFAULTS  # noqa: E402
-from hvconform.snapshot import COLLECTED  # noqa: E402
+from hvconform.inputs import catalog  # noqa: E402
+from hvconform.inputs import inventory
+from hvconform.collect.collector import collect_all  # noqa: E402
+from hvconform.inputs.policy import DEFAULTS  # noqa: E402
+from hvconform.model.snapshot import COLLECTED  # noqa: E402
 
 OUT = REPO / "tests" / "data" / "lab-snapshots"
 

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from hvconform import catalog as catalog_mod
+from hvconform.inputs import catalog as catalog_mod
 from tests.conftest import SHARED
 from tests.lab_expectations import HARDENED_CANNOT_PASS, WEAK_NOT_FAILING
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hvconform import bundle
-from hvconform.policy import DEFAULTS
+from hvconform.deliver import bundle
+from hvconform.inputs.policy import DEFAULTS
 from tests.conftest import LAB_INVENTORY, ROOT, run_suite
 from tests.unit.test_bundle import repack
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from hvconform import catalog as catalog_mod
+from hvconform.inputs import catalog as catalog_mod
 from tests.conftest import LAB_INVENTORY, run_suite
 
 CAT = catalog_mod.load()
@@ -51,7 +51,7 @@ def test_collect_only_lists_every_requirement_id(lab, tmp_path):
 
 @pytest.mark.parametrize("profile", ["pp-virt", "openstack-compute", "multi-tenant", "baseline"])
 def test_profile_selects_its_controls_and_combines_with_markers(lab, tmp_path, profile):
-    from hvconform import profiles
+    from hvconform.inputs import profiles
     chosen = profiles.select(CAT, [profile])
     ids = collected(tmp_path, f"--inventory={LAB_INVENTORY}", "--profile", profile)
     assert {control_of(i) for i in ids} == chosen

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 import testinfra
 
-from hvconform.collect import collect_host
-from hvconform.catalog import load as load_catalog
-from hvconform.redact import redact
+from hvconform.collect.collector import collect_host
+from hvconform.inputs.catalog import load as load_catalog
+from hvconform.collect.redact import redact
 from tests.conftest import ROOT
 
 HOSTS = ("hardened", "default", "weak")

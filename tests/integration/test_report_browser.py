@@ -1,5 +1,5 @@
 """Both HTML reports of a lab run, opened in a real headless Chromium: the auditor's
-report.html (hvconform.report: summary numbers, a filter applied by its own
+report.html (hvconform.deliver.report: summary numbers, a filter applied by its own
 JavaScript) and pytest-html's pytest.html (the audit columns and the evidence,
 which pytest-html builds with JavaScript). Reading the files' text would prove
 neither: what counts is the page the browser renders."""

@@ -6,9 +6,10 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 
-from hvconform import commands, inventory
-from hvconform.catalog import load as load_catalog
-from hvconform.collect import collect_all, collect_host
+from hvconform.collect import commands
+from hvconform.inputs import inventory
+from hvconform.inputs.catalog import load as load_catalog
+from hvconform.collect.collector import collect_all, collect_host
 from tests.conftest import ROOT
 
 NEEDS = load_catalog().controls  # collect for the whole catalog

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from hvconform.batch import Batch
+from hvconform.collect.batch import Batch
 
 
 def run(batch):

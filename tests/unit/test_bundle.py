@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hvconform import bundle
+from hvconform.deliver import bundle
 from tests.conftest import ROOT
 
 

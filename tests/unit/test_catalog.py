@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hvconform import catalog, commands
-from hvconform.checks import INVENTORY_KINDS, PER_VM_KINDS, needs
-from hvconform.yamlload import load_located
+from hvconform.inputs import catalog
+from hvconform.collect import commands
+from hvconform.judge.engine import FLEET_KINDS, PER_VM_KINDS, needs
+from hvconform.inputs.yamlload import load_located
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = REPO / ".." / "shared" / "REQUIREMENTS.md"
@@ -72,9 +73,9 @@ def test_per_vm_kinds_are_per_vm_rows(cat):
     for c in cat.controls:
         if c.kind in PER_VM_KINDS:
             assert c.applies_to == "vm", c.id
-        elif c.kind in INVENTORY_KINDS:
+        elif c.kind in FLEET_KINDS:
             assert c.applies_to == "inventory", c.id
-        elif c.kind != "bespoke":
+        elif c.kind != "function":
             assert c.applies_to == "host", c.id
 
 
@@ -162,8 +163,8 @@ def test_every_error_in_every_file_is_reported(tmp_path):
 def test_inventory_rows_refuse_gates_and_manual(tmp_path):
     """Inventory-wide outcomes are not judged through checks.judge, so a gate or a manual
     note there would be ignored silently: the catalog refuses them instead."""
-    suites, path = broken(tmp_path, "isolation", "    check: {kind: inventory, analysis: shared_disks}",
-                          "    check: {kind: inventory, analysis: shared_disks}\n    when: {family: rhel}")
+    suites, path = broken(tmp_path, "isolation", "    check: {kind: fleet, analysis: shared_disks}",
+                          "    check: {kind: fleet, analysis: shared_disks}\n    when: {family: rhel}")
     [error] = errors_of(suites)
     assert error == (f"{path}:{row_line(path, 'ISO-023')}: ISO-023: 'when' and 'manual' are not "
                      "supported on applies_to: inventory")

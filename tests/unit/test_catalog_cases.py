@@ -9,8 +9,9 @@ import importlib
 
 import pytest
 
-from hvconform import catalog, checks
-from hvconform import verdict as v
+from hvconform.inputs import catalog
+from hvconform.judge import engine
+from hvconform.model import verdict as v
 from tests.cases import *  # noqa: F403 (the builders the LEGACY table uses)
 from tests.cases import CAPS, domain, snap
 
@@ -167,7 +168,7 @@ def test_every_control_has_cases(cat):
 
 
 def _judge(control, kwargs):
-    return checks.judge(control, snap(**kwargs), "vm1" if control.applies_to == "vm" else None)
+    return engine.judge(control, snap(**kwargs), "vm1" if control.applies_to == "vm" else None)
 
 
 @pytest.mark.parametrize("control_id", sorted(CASES))
@@ -197,10 +198,10 @@ def test_nothing_collected_is_an_error_never_an_exception(cat, control_id):
     control = cat.by_id(control_id)
     s = snap(domains={"vm1": domain()}, running={"vm1"})
     s.artifacts.clear()
-    verdict = checks.judge(control, s, "vm1" if control.applies_to == "vm" else None)
+    verdict = engine.judge(control, s, "vm1" if control.applies_to == "vm" else None)
     assert verdict.status == v.ERROR and verdict.reason
 
 
 def test_an_uncollected_host_gives_errors(cat):
     s = snap(status="unreachable", error="connection refused")
-    assert {checks.judge(c, s).status for c in cat.controls} == {v.ERROR}
+    assert {engine.judge(c, s).status for c in cat.controls} == {v.ERROR}

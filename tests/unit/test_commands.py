@@ -2,8 +2,8 @@
 
 import pytest
 
-from hvconform import commands
-from hvconform.batch import Batch
+from hvconform.collect import commands
+from hvconform.collect.batch import Batch
 
 NASTY = ["/etc/it's", "a b", "x; reboot", "$(reboot)", "`reboot`", "a\nreboot", "'", "--help", "*"]
 
@@ -52,8 +52,8 @@ def _dict_literal(path: str, name: str):
     raise AssertionError(f"no {name} in {path}")
 
 
-@pytest.mark.parametrize("path, name", [("hvconform/commands.py", "COMMANDS"),
-                                        ("hvconform/policy.py", "DEFAULTS")])
+@pytest.mark.parametrize("path, name", [("hvconform/collect/commands.py", "COMMANDS"),
+                                        ("hvconform/inputs/policy.py", "DEFAULTS")])
 def test_each_key_is_declared_once(path, name):
     """A dict literal keeps the last of two equal keys silently; a merge that pasted a
     block twice would hide an edit to the first copy."""

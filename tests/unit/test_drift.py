@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from hvconform import bundle, drift
+from hvconform.deliver import bundle
+from hvconform.deliver import drift
 
 
 def rec(control, host, status, sha="a", excerpt="x = 1", vm=None, severity="medium"):

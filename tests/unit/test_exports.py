@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 
-from hvconform.bundle import sha256_bytes
-from hvconform.export import oscal, verdicts_csv
+from hvconform.deliver.bundle import sha256_bytes
+from hvconform.deliver.export import oscal
+from hvconform.deliver.export import verdicts_csv
 from tests.conftest import ROOT
 
 OSCAL_PYTHON = ROOT / ".venv-oscal" / "bin" / "python"

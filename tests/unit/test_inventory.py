@@ -1,4 +1,4 @@
-"""hvconform.inventory: good inventories load; every mistake is found, located, at once."""
+"""hvconform.inputs.inventory: good inventories load; every mistake is found, located, at once."""
 
 import sys
 import types
@@ -7,7 +7,7 @@ from textwrap import dedent
 
 import pytest
 
-from hvconform.inventory import InventoryError, load, load_text, parse_jump, select
+from hvconform.inputs.inventory import InventoryError, load, load_text, parse_jump, select
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,10 +52,10 @@ hosts:
 
 @pytest.fixture(autouse=True)
 def policy_defaults(monkeypatch):
-    """A stand-in for hvconform.policy, so these tests do not follow its values."""
+    """A stand-in for hvconform.inputs.policy, so these tests do not follow its values."""
     defaults = {"supported_releases": ["debian 12"], "patch_sla_days": 30, "max_overcommit": 1.0,
                 "fips_required": False, "allowed_services": {"sshd": "remote access"}}
-    monkeypatch.setitem(sys.modules, "hvconform.policy", types.SimpleNamespace(DEFAULTS=defaults))
+    monkeypatch.setitem(sys.modules, "hvconform.inputs.policy", types.SimpleNamespace(DEFAULTS=defaults))
     return defaults
 
 

@@ -1,4 +1,4 @@
-"""Isolation across the inventory (hvconform/isolation, checks/inventory.py): each
+"""Isolation across the inventory (hvconform/judge/fleet, checks/fleet.py): each
 analysis passes and fails on small inventories, each finding names the VMs and the
 resource they share, and no well-formed domain XML makes an analysis raise."""
 
@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from hvconform import verdict as v
-from hvconform.checks import inventory
-from hvconform.isolation import cpus
-from hvconform.isolation.guests import guests_of
-from hvconform.isolation.reconcile import reconcile, summary
-from hvconform.snapshot import Artifact
+from hvconform.model import verdict as v
+from hvconform.judge.kinds import fleet
+from hvconform.judge.fleet import cpus
+from hvconform.judge.read.guests import guests_of
+from hvconform.judge.fleet.reconcile import reconcile, summary
+from hvconform.model.snapshot import Artifact
 from tests.guests import NO_SMT, NS, SMT_ON, disk, guest, metadata, nic, seclabel
 from tests.snapshots import domain, snap
 
@@ -19,7 +19,7 @@ CORPUS = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpus" / "li
 
 
 def outcomes(analysis, *snaps):
-    return inventory.outcomes({"kind": "inventory", "analysis": analysis}, {s.host: s for s in snaps})
+    return fleet.outcomes({"kind": "fleet", "analysis": analysis}, {s.host: s for s in snaps})
 
 
 def fails(analysis, *snaps):
@@ -199,7 +199,7 @@ def test_iso023_a_network_disk_is_shared_across_hosts():
            "<host name='ceph1' port='6789'/></source><target dev='vda'/></disk>")
     [found] = fails("shared_disks", host("h1", a=guest("a", devices=[rbd])), host("h2", b=guest("b", devices=[rbd])))
     assert found.host == "*" and found.vms == ["h1/a", "h2/b"] and "rbd pool/vol" in found.verdict.actual
-    assert inventory.case_id(found, "ISO-023") == "h1/a+h2/b-ISO-023"
+    assert fleet.case_id(found, "ISO-023") == "h1/a+h2/b-ISO-023"
 
 
 def test_iso023_a_shareable_disk_fails():
@@ -278,8 +278,8 @@ def test_an_uncollected_host_is_an_error_and_the_others_are_still_analysed():
     up = host("up", a=guest("a", devices=[disk("/i")]), b=guest("b", devices=[disk("/i")]))
     found = outcomes("shared_disks", down, up)
     assert [(o.host, o.verdict.status) for o in found] == [("down", v.ERROR), ("up", v.FAIL)]
-    assert inventory.case_id(found[0], "ISO-023") == "down-ISO-023"
-    assert inventory.case_id(found[1], "ISO-023") == "up/a+b-ISO-023"
+    assert fleet.case_id(found[0], "ISO-023") == "down-ISO-023"
+    assert fleet.case_id(found[1], "ISO-023") == "up/a+b-ISO-023"
 
 
 def test_each_host_without_findings_gets_its_pass_or_not_applicable():
@@ -289,18 +289,18 @@ def test_each_host_without_findings_gets_its_pass_or_not_applicable():
     found = outcomes("shared_disks", clean, empty, dirty)
     assert [(o.host, o.verdict.status, o.vms) for o in found] == [
         ("dirty", v.FAIL, ["dirty/b", "dirty/c"]), ("clean", v.PASS, []), ("empty", v.NOT_APPLICABLE, [])]
-    assert found[1].verdict.evidence and inventory.case_id(found[1], "ISO-023") == "clean-ISO-023"
+    assert found[1].verdict.evidence and fleet.case_id(found[1], "ISO-023") == "clean-ISO-023"
 
 
 def test_judge_on_one_host_merges_the_findings():
     s = host(a=guest("a", devices=[disk("/x"), disk("/y", "vdb")]), b=guest("b", devices=[disk("/x"), disk("/y", "vdb")]))
-    verdict = inventory.judge({"kind": "inventory", "analysis": "shared_disks"}, s)
+    verdict = fleet.judge({"kind": "fleet", "analysis": "shared_disks"}, s)
     assert verdict.status == v.FAIL and verdict.actual.count("used by 2 VMs") == 2 and "\n" not in verdict.actual
 
 
 def test_validate_names_the_known_analyses():
-    assert inventory.validate({"kind": "inventory", "analysis": "nope"})[0].startswith("unknown analysis 'nope' (known:")
-    assert inventory.validate({"kind": "inventory", "analysis": "shared_disks", "x": 1}) == ["unknown keys ['x']"]
+    assert fleet.validate({"kind": "fleet", "analysis": "nope"})[0].startswith("unknown analysis 'nope' (known:")
+    assert fleet.validate({"kind": "fleet", "analysis": "shared_disks", "x": 1}) == ["unknown keys ['x']"]
 
 
 # -- the inventory's vms: against what was found ----------------------------------------
@@ -328,7 +328,7 @@ def test_every_analysis_over_the_libvirt_corpus(path):
     text = path.read_text()
     # the same definition twice, running: every pairwise comparison is exercised
     s = snap(domains={"vm1": text, "vm2": text}, running={"vm1", "vm2"}, **SMT_ON)
-    for name in sorted(inventory.ANALYSES):
+    for name in sorted(fleet.ANALYSES):
         for found in outcomes(name, s):
             if path.name == "broken-xml-invalid.xml":
                 assert found.verdict.status == v.ERROR and "not well-formed" in found.verdict.reason

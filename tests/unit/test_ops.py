@@ -2,8 +2,8 @@
 
 import pytest
 
-from hvconform.checks import conditions
-from hvconform.checks.ops import OPS, compare, describe
+from hvconform.judge import conditions
+from hvconform.judge.ops import OPS, compare, describe
 
 
 @pytest.mark.parametrize("actual, op, value, expected", [

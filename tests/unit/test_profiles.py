@@ -2,7 +2,8 @@
 
 import pytest
 
-from hvconform import catalog, profiles
+from hvconform.inputs import catalog
+from hvconform.inputs import profiles
 
 CAT = catalog.load()
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hvconform import catalog as catalog_mod, checks
-from hvconform.snapshot import Snapshot, sha256_text
+from hvconform.inputs import catalog as catalog_mod
+from hvconform.judge import engine
+from hvconform.model.snapshot import Snapshot, sha256_text
 from tests.lab_expectations import HARDENED_CANNOT_PASS, WEAK_NOT_FAILING
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "lab-snapshots"
@@ -20,7 +21,7 @@ SNAPS = {h: Snapshot.load(DATA / f"{h}.json") for h in ("hardened", "default", "
 def statuses(host, control):
     snap = SNAPS[host]
     targets = [d.name for d in snap.domains] if control.applies_to == "vm" else [None]
-    return {checks.judge(control, snap, vm).status for vm in targets}
+    return {engine.judge(control, snap, vm).status for vm in targets}
 
 
 @pytest.mark.parametrize("control", CAT.controls, ids=lambda c: c.id)

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from hvconform.redact import MASK, redact, redact_artifact
-from hvconform.snapshot import Artifact, sha256_text
+from hvconform.collect.redact import MASK, redact, redact_artifact
+from hvconform.model.snapshot import Artifact, sha256_text
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "libvirt-domains"
 

@@ -1,4 +1,4 @@
-"""The auditor report's HTML (hvconform.report): one self-contained file, every value
+"""The auditor report's HTML (hvconform.deliver.report): one self-contained file, every value
 escaped, each status shown for what it is. The browser test (tests/integration/
 test_report_browser.py) opens it in Chromium; these read the markup."""
 
@@ -9,8 +9,8 @@ import hashlib
 import json
 import re
 
-from hvconform.report import __main__ as cli
-from hvconform.report import render
+from hvconform.deliver.report import __main__ as cli
+from hvconform.deliver.report import render
 from tests.unit.test_report_model import doc, rec
 
 HOSTILE = '</pre><script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -114,12 +114,12 @@ def test_replay_catalog_change_and_interruption_are_announced():
     d["run"].update(replayed_from="/r/bundle.tar.gz", replayed_run="night-1",
                     catalog_changed={"bundle": "1" * 64, "current": "2" * 64, "note": "new catalog"},
                     interrupted="interrupted (KeyboardInterrupt)",
-                    not_judged=["suites/qemu/test_qemu.py::test_bespoke[c-QEMU-001]"])
+                    not_judged=["suites/qemu/test_qemu.py::test_function[c-QEMU-001]"])
     page = render(d)
     assert 'id="replayed"' in page and "/r/bundle.tar.gz" in page and "night-1" in page
     assert 'id="catalog-changed"' in page and "1" * 16 in page and "2" * 16 in page
     incomplete = page[page.index('id="incomplete"'):]
-    assert "KeyboardInterrupt" in incomplete and "test_bespoke[c-QEMU-001]" in incomplete
+    assert "KeyboardInterrupt" in incomplete and "test_function[c-QEMU-001]" in incomplete
     quiet = render(sample())
     assert 'id="replayed"' not in quiet and 'id="catalog-changed"' not in quiet and 'id="incomplete"' not in quiet
 
@@ -137,7 +137,7 @@ def test_traceability_section_links_references_to_controls_and_verdicts():
     trace = page[page.index('id="traceability"'):]
     assert 'data-ref="pp_virt:FPT_VIV_EXT.1"' in trace
     assert 'href="#ref=pp_virt%3AFPT_VIV_EXT.1"' in trace
-    assert "suites/qemu/test_qemu.py::test_bespoke[a-QEMU-001]" in trace
+    assert "suites/qemu/test_qemu.py::test_function[a-QEMU-001]" in trace
 
 
 def test_command_line_renders_a_results_file(tmp_path, capsys):

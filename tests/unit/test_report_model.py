@@ -1,11 +1,11 @@
-"""The auditor report's numbers (hvconform.report.model), from results.json documents
+"""The auditor report's numbers (hvconform.deliver.report.model), from results.json documents
 written here: counts per host and domain, manual never counted as pass, waivers,
 isolation, drift, filters and the traceability index."""
 
 from __future__ import annotations
 
-from hvconform.catalog import Catalog, Control
-from hvconform.report import model
+from hvconform.inputs.catalog import Catalog, Control
+from hvconform.deliver.report import model
 
 
 def rec(control, host, status, vm=None, domain="qemu", severity="medium", **extra):
@@ -13,7 +13,7 @@ def rec(control, host, status, vm=None, domain="qemu", severity="medium", **extr
             "severity": severity, "host": host, "vm": vm, "status": status,
             "expected": "x", "actual": "y", "reason": extra.pop("reason", None),
             "remediation": "fix it", "references": extra.pop("references", {}),
-            "evidence": [], "test": f"suites/{domain}/test_{domain}.py::test_bespoke[{host}-{control}]",
+            "evidence": [], "test": f"suites/{domain}/test_{domain}.py::test_function[{host}-{control}]",
             **extra}
 
 
@@ -27,7 +27,7 @@ def doc(*verdicts, **top):
 
 def control(cid, domain="qemu", applies_to="host", refs=None):
     return Control(id=cid, domain=domain, title=f"title of {cid}", severity="high",
-                   applies_to=applies_to, check={"kind": "bespoke"}, rationale="because",
+                   applies_to=applies_to, check={"kind": "function"}, rationale="because",
                    remediation="", references=refs or {})
 
 
@@ -148,9 +148,9 @@ def test_traceability_index_joins_catalog_controls_and_this_runs_verdicts():
     entries = r.trace["pp_virt"]["FPT_VIV_EXT.1"]
     assert [e.control.id for e in entries] == ["QEMU-001", "QEMU-006"]
     assert entries[0].tally.counts == {"pass": 1, "fail": 1}
-    assert entries[0].test == "suites/qemu/test_qemu.py::test_bespoke[<host>-QEMU-001]"
-    assert entries[0].tests == [("suites/qemu/test_qemu.py::test_bespoke[a-QEMU-001]", "pass"),
-                                ("suites/qemu/test_qemu.py::test_bespoke[b-QEMU-001]", "fail")]
+    assert entries[0].test == "suites/qemu/test_qemu.py::test_function[<host>-QEMU-001]"
+    assert entries[0].tests == [("suites/qemu/test_qemu.py::test_function[a-QEMU-001]", "pass"),
+                                ("suites/qemu/test_qemu.py::test_function[b-QEMU-001]", "fail")]
     assert entries[1].tally.total == 0   # in the catalog, not judged in this run
 
 
@@ -158,7 +158,7 @@ def test_without_a_catalog_the_index_comes_from_the_records():
     r = model.build(doc(rec("QEMU-013", "a", "pass", vm="vm1", references={"nist": "CM-7"})))
     (entry,) = r.trace["nist"]["CM-7"]
     assert entry.control.id == "QEMU-013"
-    assert entry.test == "suites/qemu/test_qemu.py::test_bespoke[<host>/<vm>-QEMU-013]"
+    assert entry.test == "suites/qemu/test_qemu.py::test_function[<host>/<vm>-QEMU-013]"
 
 
 def test_a_record_with_only_the_required_fields_is_enough():

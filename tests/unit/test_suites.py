@@ -5,7 +5,7 @@ import ast
 
 import pytest
 
-from hvconform import catalog
+from hvconform.inputs import catalog
 
 CAT = catalog.load()
 

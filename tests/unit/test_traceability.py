@@ -3,8 +3,9 @@ answers "where is <reference> checked?"."""
 
 from pathlib import Path
 
-from hvconform import catalog, traceability
-from hvconform.catalog import Control
+from hvconform.inputs import catalog
+from hvconform.deliver import traceability
+from hvconform.inputs.catalog import Control
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,8 +53,8 @@ def test_node_id_pattern_names_the_per_vm_target():
             == "suites/isolation/test_isolation.py::test_domain_xml[<host>/<vm>-ISO-017]")
     assert (traceability.test_node(control("HOST-009", {}, domain="host", kind="sshd_config"))
             == "suites/host/test_host.py::test_sshd_config[<host>-HOST-009]")
-    assert (traceability.test_node(control("ISO-023", {}, applies_to="inventory", kind="inventory"))
-            == "suites/isolation/test_isolation.py::test_inventory[<finding>-ISO-023]")
+    assert (traceability.test_node(control("ISO-023", {}, applies_to="inventory", kind="fleet"))
+            == "suites/isolation/test_isolation.py::test_fleet[<finding>-ISO-023]")
 
 
 def test_every_control_and_every_reference_is_in_the_table():

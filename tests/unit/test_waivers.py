@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from hvconform import verdict as v
-from hvconform import waivers
+from hvconform.model import verdict as v
+from hvconform.inputs import waivers
 
 GOOD = """\
 waivers:

@@ -1,0 +1,297 @@
+"""What the audit report says, computed from results.json (plain dicts) and, when
+given, the catalog. No HTML here: html.py only lays this out.
+
+Compliance = pass / (every verdict but not_applicable). A manual, waived or error
+verdict is never counted as a pass: it is a verdict nobody may read as "fine".
+
+    report = model.build(json.load(open("results.json")), catalog.load())
+    report.hosts[0].tally.compliance        # 0.84
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from hvconform.deliver import traceability
+from hvconform.inputs.catalog import DOMAINS, SEVERITIES
+
+# Display order: what needs someone's action first.
+STATUSES = ("fail", "error", "manual", "waived", "pass", "not_applicable")
+LABELS = {"fail": "fail", "error": "error", "manual": "manual", "waived": "waived",
+          "pass": "pass", "not_applicable": "not applicable"}
+PROBLEMS = ("fail", "error")
+INVENTORY_WIDE = "*"
+
+
+@dataclass
+class Tally:
+    counts: Counter = field(default_factory=Counter)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def assessed(self) -> int:
+        return self.total - self.counts["not_applicable"]
+
+    @property
+    def compliance(self) -> float | None:
+        """pass / assessed; None when nothing was assessed (all not applicable, or nothing)."""
+        return self.counts["pass"] / self.assessed if self.assessed else None
+
+    @property
+    def percent(self) -> str:
+        c = self.compliance
+        return "n/a" if c is None else f"{c * 100:.0f}%"
+
+    @property
+    def bucket(self) -> str:
+        """Heatmap colour class: hm-0 (0-9%) .. hm-10 (100%), hm-na when nothing was assessed."""
+        c = self.compliance
+        return "hm-na" if c is None else f"hm-{int(c * 10)}"
+
+
+def tally(records) -> Tally:
+    return Tally(Counter(r["status"] for r in records))
+
+
+@dataclass
+class Row:
+    """One line of a per-host or per-domain table."""
+    name: str
+    tally: Tally
+    host: dict | None = None     # the host's collection record (results.json "hosts")
+
+
+@dataclass
+class TraceControl:
+    control: object              # catalog Control, or a stand-in built from records
+    test: str                    # node id pattern
+    tally: Tally
+    tests: list                  # [(node id, status)] of this run
+
+
+@dataclass
+class Report:
+    doc: dict
+    verdicts: list               # records, failures first
+    overall: Tally
+    hosts: list[Row]
+    domains: list[Row]
+    heatmap: dict                # (host, domain) -> Tally (absent: no verdict there)
+    severity: dict               # severity -> host -> number of fail + error verdicts
+    waived: list
+    expired_waivers: list        # fail records whose waiver has expired
+    unmatched_waivers: list
+    manual: list
+    isolation: list
+    drift: list                  # changes, new failures first
+
+    @property
+    def drift_regressions(self) -> list:
+        return [c for c in self.drift if is_regression(c)]
+
+    @property
+    def drift_others(self) -> list:
+        return [c for c in self.drift if not is_regression(c)]
+
+    @property
+    def drift_other_kinds(self) -> Counter:
+        return Counter(drift_kind(c) for c in self.drift_others)
+    filters: dict                # filter name -> [(value, label)]
+    trace: dict                  # framework -> reference id -> [TraceControl]
+    controls: dict               # id -> catalog control (or stand-in)
+
+    @property
+    def run(self) -> dict:
+        return self.doc.get("run", {})
+
+    @property
+    def tool(self) -> dict:
+        return self.doc.get("tool", {})
+
+    @property
+    def manual_grouped(self) -> list[tuple[dict, list[str]]]:
+        """Manual items once per control and thing to look at, with every target it
+        concerns: the same question on ten hosts is one question."""
+        groups: dict[tuple, tuple[dict, list[str]]] = {}
+        for rec in self.manual:
+            groups.setdefault((rec["control"], rec.get("reason")), (rec, []))[1].append(target(rec))
+        return list(groups.values())
+
+    @property
+    def isolation_grouped(self) -> list[tuple[dict, Tally, list[dict]]]:
+        """Isolation findings per control (first record, its tally, every record), failing controls first."""
+        groups: dict[str, list[dict]] = {}
+        for rec in self.isolation:
+            groups.setdefault(rec["control"], []).append(rec)
+        return [(recs[0], tally(recs), recs) for recs in groups.values()]
+
+    @property
+    def host_names(self) -> list[str]:
+        return [r.name for r in self.hosts]
+
+    @property
+    def unverified_hosts(self) -> list[dict]:
+        return [r.host for r in self.hosts if r.host and not _key_verified(r.host)]
+
+    @property
+    def uncollected_hosts(self) -> list[dict]:
+        return [r.host for r in self.hosts if r.host and r.host.get("status") != "collected"]
+
+
+def _key_verified(host: dict) -> bool:
+    ident = host.get("identity") or {}
+    return bool(ident.get("host_key_verified", ident.get("connection") == "local"))
+
+
+def target(rec: dict) -> str:
+    return f"{rec['host']}/{rec['vm']}" if rec.get("vm") else rec["host"]
+
+
+def reference_tokens(references: dict) -> list[tuple[str, str]]:
+    """(framework key, reference id) of a record's references, for filters and the index."""
+    out = []
+    for key, value in traceability.reference_values(references or {}):
+        token = (key, traceability.reference_id(key, value))
+        if token not in out:
+            out.append(token)
+    return out
+
+
+def _order(rec: dict):
+    status = rec["status"]
+    sev = rec.get("severity")
+    return (STATUSES.index(status) if status in STATUSES else len(STATUSES),
+            SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES),
+            rec["control"], rec["host"], rec.get("vm") or "")
+
+
+def _host_names(doc: dict) -> list[str]:
+    names = [h["name"] for h in doc.get("hosts", [])]
+    for rec in doc.get("verdicts", []):
+        if rec["host"] not in names:
+            names.append(rec["host"])     # e.g. "*" for an inventory-wide finding
+    return names
+
+
+def _stand_in(rec: dict):
+    """A control known only from its records (the catalog was not given, or no longer has it)."""
+    test = rec.get("test") or ""
+    kind = test.split("::test_", 1)[1].split("[", 1)[0] if "::test_" in test else "?"
+    return SimpleNamespace(id=rec["control"], title=rec.get("title") or "", domain=rec.get("domain") or "",
+                           severity=rec.get("severity"),
+                           applies_to=("inventory" if rec.get("vms") or rec["host"] == INVENTORY_WIDE
+                                       else "vm" if rec.get("vm") else "host"),
+                           kind=kind, references=rec.get("references") or {}, manual=None,
+                           rationale=None, when=None)
+
+
+def _controls(records, catalog) -> dict:
+    controls = {c.id: c for c in catalog.controls} if catalog is not None else {}
+    for rec in records:
+        controls.setdefault(rec["control"], _stand_in(rec))
+    return controls
+
+
+def _is_isolation(rec: dict, controls: dict) -> bool:
+    c = controls.get(rec["control"])
+    return bool(rec.get("vms")) or rec["host"] == INVENTORY_WIDE or getattr(c, "applies_to", None) == "inventory"
+
+
+def _drift_order(change: dict):
+    return (0 if is_regression(change) else 1, change.get("control", ""), change.get("host", ""),
+            change.get("vm") or "")
+
+
+def is_regression(change: dict) -> bool:
+    """A new failure, or a failure that changed (fail -> error): what a nightly run is read for."""
+    before, after = change.get("before"), change.get("after")
+    return bool(change.get("new_failure", after in PROBLEMS and before not in PROBLEMS)) or (
+        after in PROBLEMS and before in PROBLEMS)
+
+
+def drift_kind(change: dict) -> str:
+    before, after = change.get("before"), change.get("after")
+    if after in PROBLEMS:
+        return "new failure" if before not in PROBLEMS else "failing differently"
+    if after == "waived":
+        return "now waived"
+    if after is None:
+        return "no longer judged"
+    if before is None:
+        return "newly judged"
+    return "fixed" if before in PROBLEMS else "changed"
+
+
+def _filters(records, host_names) -> dict:
+    refs = sorted({t for r in records for t in reference_tokens(r.get("references"))},
+                  key=lambda t: (list(traceability.FRAMEWORKS).index(t[0])
+                                 if t[0] in traceability.FRAMEWORKS else 99, traceability.natural_key(t[1])))
+    frameworks = []
+    for key, _ in refs:
+        if key not in frameworks:
+            frameworks.append(key)
+    ref_options = []
+    for key in frameworks:
+        ref_options.append((key, f"{key}: any"))
+        ref_options += [(f"{key}:{rid}", f"{key}: {rid}") for k, rid in refs if k == key]
+    present = {r["status"] for r in records}
+    return {
+        "host": [(h, h) for h in host_names],
+        "vm": [(v, v) for v in sorted({target(r) for r in records if r.get("vm")})],
+        "domain": [(d, d) for d in DOMAINS if any(r.get("domain") == d for r in records)],
+        "severity": [(s, s) for s in SEVERITIES if any(r.get("severity") == s for r in records)],
+        "status": [("fail,error", "fail or error")] + [(s, LABELS[s]) for s in STATUSES if s in present],
+        "ref": ref_options,
+    }
+
+
+def _trace(records, controls) -> dict:
+    by_control: dict[str, list] = {}
+    for rec in records:
+        by_control.setdefault(rec["control"], []).append(rec)
+    index = traceability.by_reference(controls.values())
+    out = {}
+    for key, refs in index.items():
+        out[key] = {}
+        for rid, cs in refs.items():
+            out[key][rid] = [TraceControl(c, traceability.test_node(c) if c.kind != "?" else "",
+                                          tally(by_control.get(c.id, [])),
+                                          sorted(((r.get("test") or target(r), r["status"])
+                                                  for r in by_control.get(c.id, []))))
+                             for c in cs]
+    return out
+
+
+def build(doc: dict, catalog=None) -> Report:
+    """The report of one results.json document (catalog: hvconform.inputs.catalog.Catalog or None)."""
+    records = sorted(doc.get("verdicts", []), key=_order)
+    controls = _controls(records, catalog)
+    host_names = _host_names(doc)
+    host_docs = {h["name"]: h for h in doc.get("hosts", [])}
+
+    def of(**match):
+        return [r for r in records if all(r.get(k) == v for k, v in match.items())]
+
+    hosts = [Row(h, tally(of(host=h)), host_docs.get(h)) for h in host_names]
+    domains = [Row(d, tally(of(domain=d))) for d in DOMAINS if of(domain=d)]
+    heatmap = {(h, d.name): tally(of(host=h, domain=d.name)) for h in host_names for d in domains
+               if of(host=h, domain=d.name)}
+    severity = {s: {h: sum(1 for r in of(host=h, severity=s) if r["status"] in PROBLEMS)
+                    for h in host_names} for s in SEVERITIES}
+    waivers = doc.get("waivers") or {}
+    drift = sorted((doc.get("drift") or {}).get("changes") or [], key=_drift_order)
+    return Report(
+        doc=doc, verdicts=records, overall=tally(records), hosts=hosts, domains=domains,
+        heatmap=heatmap, severity=severity,
+        waived=[r for r in records if r["status"] == "waived"],
+        expired_waivers=[r for r in records if (r.get("waiver") or {}).get("expired")],
+        unmatched_waivers=list(waivers.get("unmatched") or []),
+        manual=[r for r in records if r["status"] == "manual"],
+        isolation=[r for r in records if _is_isolation(r, controls)],
+        drift=drift, filters=_filters(records, host_names),
+        trace=_trace(records, controls), controls=controls)

@@ -1,0 +1,156 @@
+"""The catalog: suites/<domain>/controls.yaml, loaded and validated.
+
+Each file holds one domain's controls. A control is plain metadata plus a `check`
+(a kind from hvconform.judge and its parameters). Errors name the file, the line
+and the key, and every error in every file is reported, not only the first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from hvconform.inputs.yamlload import LocatedError, load_located
+
+DOMAINS = ("host", "kernel_mac", "qemu", "libvirt", "isolation", "network", "logging",
+           "backup", "crypto")
+PREFIX = {"host": "HOST", "kernel_mac": "KMAC", "qemu": "QEMU", "libvirt": "LIBV",
+          "isolation": "ISO", "network": "NET", "logging": "LOG", "backup": "BKP",
+          "crypto": "CRY"}
+SEVERITIES = ("high", "medium", "low")
+APPLIES_TO = ("host", "vm", "inventory")
+REFERENCE_KEYS = ("nist", "pp_virt", "stig", "cis", "cac", "osg", "seed", "libvirt", "qemu")
+REQUIRED = ("id", "title", "severity", "applies_to", "check", "rationale", "remediation",
+            "references")
+OPTIONAL = ("expected", "manual", "when")
+
+SUITES = Path(__file__).resolve().parents[2] / "suites"
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    domain: str
+    title: str
+    severity: str
+    applies_to: str
+    check: dict
+    rationale: str
+    remediation: str
+    references: dict
+    expected: str | None = None
+    manual: str | None = None      # what a person must look at; the control never passes
+    when: dict | None = None       # gate: {family: rhel} or {present: /path} (judge/when.py)
+    source: str = ""          # "suites/qemu/controls.yaml:42", for error messages
+
+    @property
+    def kind(self) -> str:
+        return self.check["kind"]
+
+
+@dataclass
+class Catalog:
+    controls: list[Control] = field(default_factory=list)
+    digest: str = ""
+
+    def by_id(self, control_id: str) -> Control:
+        return next(c for c in self.controls if c.id == control_id)
+
+    def of(self, domain: str, kind: str | None = None) -> list[Control]:
+        return [c for c in self.controls
+                if c.domain == domain and (kind is None or c.kind == kind)]
+
+
+class CatalogError(Exception):
+    def __init__(self, errors: list[str]):
+        super().__init__("catalog is invalid:\n  " + "\n  ".join(errors))
+        self.errors = errors
+
+
+def load(suites: Path = SUITES) -> Catalog:
+    """Load every suites/<domain>/controls.yaml; raise CatalogError listing all problems."""
+    from hvconform.judge.engine import KINDS, RENAMED  # late: judging imports the catalog types
+
+    errors, controls, digest = [], [], hashlib.sha256()
+    for domain in DOMAINS:
+        path = suites / domain / "controls.yaml"
+        if not path.exists():
+            errors.append(f"{path}: missing (one controls.yaml per domain)")
+            continue
+        raw = path.read_bytes()
+        digest.update(path.relative_to(suites).as_posix().encode() + b"\0" + raw)
+        try:
+            doc, lines = load_located(path)
+        except LocatedError as exc:
+            errors.append(str(exc))
+            continue
+        rows = doc.get("controls") if isinstance(doc, dict) else None
+        if not isinstance(rows, list):
+            errors.append(f"{path}:1: expected a mapping with a 'controls' list")
+            continue
+        for i, row in enumerate(rows):
+            where = f"{path}:{lines.get(('controls', i), 1)}"
+            controls_or_errors = _control(domain, row, where, KINDS, RENAMED)
+            if isinstance(controls_or_errors, Control):
+                controls.append(controls_or_errors)
+            else:
+                errors.extend(controls_or_errors)
+    seen: dict[str, str] = {}
+    for c in controls:
+        if c.id in seen:
+            errors.append(f"{c.source}: id {c.id} already defined at {seen[c.id]}")
+        seen[c.id] = c.source
+    if errors:
+        raise CatalogError(errors)
+    return Catalog(controls, digest.hexdigest())
+
+
+def _control(domain, row, where, kinds, renamed):
+    if not isinstance(row, dict):
+        return [f"{where}: a control must be a mapping"]
+    errs = [f"{where}: missing key '{k}'" for k in REQUIRED if k not in row]
+    errs += [f"{where}: unknown key '{k}'" for k in row if k not in REQUIRED + OPTIONAL]
+    if errs:
+        return errs
+    cid = str(row["id"])
+    if not cid.startswith(PREFIX[domain] + "-") or not cid[len(PREFIX[domain]) + 1:].isdigit():
+        errs.append(f"{where}: id '{cid}' does not look like {PREFIX[domain]}-NNN")
+    if row["severity"] not in SEVERITIES:
+        errs.append(f"{where}: {cid}: severity '{row['severity']}' is not one of {SEVERITIES}")
+    if row["applies_to"] not in APPLIES_TO:
+        errs.append(f"{where}: {cid}: applies_to '{row['applies_to']}' is not one of {APPLIES_TO}")
+    refs = row["references"]
+    if not isinstance(refs, dict):
+        errs.append(f"{where}: {cid}: references must be a mapping")
+    else:
+        errs += [f"{where}: {cid}: unknown reference key '{k}' (known: {', '.join(REFERENCE_KEYS)})"
+                 for k in refs if k not in REFERENCE_KEYS]
+    check = row["check"]
+    if not isinstance(check, dict) or "kind" not in check:
+        errs.append(f"{where}: {cid}: check must be a mapping with a 'kind'")
+    elif check["kind"] in renamed:
+        errs.append(f"{where}: {cid}: check kind '{check['kind']}' is now called "
+                    f"'{renamed[check['kind']]}': write kind: {renamed[check['kind']]}")
+    elif check["kind"] not in kinds:
+        errs.append(f"{where}: {cid}: unknown check kind '{check['kind']}' "
+                    f"(known: {', '.join(sorted(kinds))})")
+    else:
+        errs += [f"{where}: {cid}: check: {e}" for e in kinds[check["kind"]].validate(check)]
+    if "when" in row:
+        from hvconform.judge import when
+        errs += [f"{where}: {cid}: when: {e}" for e in when.validate(row["when"])]
+    if row["applies_to"] == "inventory" and ("when" in row or "manual" in row):
+        # inventory-wide outcomes are judged over all hosts at once, not through checks.judge
+        errs.append(f"{where}: {cid}: 'when' and 'manual' are not supported on applies_to: inventory")
+    if "manual" in row and not str(row["manual"] or "").strip():
+        errs.append(f"{where}: {cid}: manual must say what a person must look at")
+    if errs:
+        return errs
+    return Control(id=cid, domain=domain, title=str(row["title"]), severity=row["severity"],
+                   applies_to=row["applies_to"], check=check, rationale=str(row["rationale"]),
+                   remediation=str(row["remediation"]), references=refs,
+                   expected=row.get("expected"), manual=row.get("manual"), when=row.get("when"),
+                   source=where)

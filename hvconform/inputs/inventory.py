@@ -1,0 +1,158 @@
+"""Inventory: the hosts to audit and how to reach them, from one YAML file.
+
+    inv = load("inventories/site.yaml")    # InventoryError lists every problem at once
+    targets = select(inv, "hardened,lab")  # what `--limit hardened,lab` asks for
+
+The format, annotated: inventories/site.example.yaml. Everything is checked here, before
+any connection, so a typo never turns into a half-run audit. Each problem names
+file:line and the dotted key: `lab.yaml:14: hosts.weak.ssh.port: expected ...`.
+Not now: Ansible inventories (convert them to this format).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hvconform.inputs import inventory_schema as rules
+from hvconform.inputs.inventory_schema import DEFAULTS_KEYS, HOST_KEYS, TOP_KEYS
+from hvconform.inputs.yamlload import LocatedError, load_located
+
+# 'user@host:port' -> (user, host, port), the same reading load() validated; for the transport.
+parse_jump = rules.parse_jump
+
+
+@dataclass(frozen=True)
+class SSHSettings:
+    user: str = field(default_factory=getpass.getuser)  # as ssh does: the local user
+    port: int = 22
+    identity_file: Path | None = None  # None: none given
+    known_hosts: Path | None = None  # load() fills in ~/.ssh/known_hosts for ssh hosts
+    jump_host: str | None = None  # an inventory host's name, or [user@]host[:port]
+    connect_timeout: float = 10.0
+    command_timeout: float = 120.0  # per round trip
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    connection: str  # "ssh" | "local"
+    address: str  # "" for connection: local
+    ssh: SSHSettings
+    sudo: bool = False  # commands run as `sudo -n`
+    facts: dict = field(default_factory=dict)  # security_level, tenant, role
+    labels: dict = field(default_factory=dict)  # the site's own, free-form
+    groups: list[str] = field(default_factory=list)
+    source: str = ""  # "inventories/lab.yaml:14": where the host is declared
+    # VMs the site expects here, {name: facts}; None when the inventory does not list them
+    vms: dict | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    hosts: list[Host]
+    policy: dict = field(default_factory=dict)  # this file's values; defaults are added elsewhere
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+    def host(self, name: str) -> Host | None:
+        """The host called `name` (e.g. to follow a jump_host), or None."""
+        return next((h for h in self.hosts if h.name == name), None)
+
+
+class InventoryError(Exception):
+    """Every problem found, each 'file:line: dotted.key: message', in file order."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+def load(path: str | Path) -> Inventory:
+    """Read and check the inventory at `path`; raise InventoryError listing all problems."""
+    return _parse(Path(path), None)
+
+
+def load_text(text: str, name: str | Path = "inventory.yaml") -> Inventory:
+    """As load(), from `text`; errors name `name` and relative paths resolve from its folder."""
+    return _parse(Path(name), text)
+
+
+def select(inventory: Inventory, names_or_groups) -> list[Host]:
+    """Hosts named directly or through a group, in inventory order.
+
+    `names_or_groups` is a list or a comma-separated string ("hardened,lab"); empty or
+    None selects every host. Unknown names raise InventoryError, all of them at once.
+    """
+    if isinstance(names_or_groups, str):
+        names_or_groups = names_or_groups.split(",")
+    names = [n.strip() for n in names_or_groups or () if n.strip()]
+    if not names:
+        return list(inventory.hosts)
+    hosts, groups = [h.name for h in inventory.hosts], list(inventory.groups)
+    wanted, errors = set(), []
+    for name in names:
+        if name in inventory.groups:
+            wanted.update(inventory.groups[name])
+        elif name in hosts:
+            wanted.add(name)
+        else:
+            errors.append(f"{inventory.path}: no host or group named {name!r}"
+                          f"{rules.suggest(name, hosts + groups)} (hosts: {', '.join(hosts)}; "
+                          f"groups: {', '.join(groups) or 'none'})")
+    if errors:
+        raise InventoryError(errors)
+    return [h for h in inventory.hosts if h.name in wanted]
+
+
+def _parse(path: Path, text: str | None) -> Inventory:
+    try:
+        doc, lines = load_located(path, text)
+    except LocatedError as exc:
+        raise InventoryError([str(exc)]) from None
+    if doc is None:
+        raise InventoryError([f"{path}:1: the file is empty; expected a mapping with 'hosts:'"])
+    if not isinstance(doc, dict):
+        raise InventoryError([f"{path}:1: expected a mapping with keys {', '.join(TOP_KEYS)}, "
+                              f"got {rules.kind(doc)}"])
+    check = rules.Check(path, lines)
+    doc = check.keys((), doc, TOP_KEYS)
+    base = Path(os.path.abspath(path)).parent  # relative paths are relative to the file
+    defaults = rules.section(check, ("defaults",), doc.get("defaults"), DEFAULTS_KEYS, base) or {}
+    raw_hosts = doc.get("hosts")
+    if raw_hosts is None or raw_hosts == {}:
+        check(("hosts",), "no hosts declared: add a mapping of host names to their settings")
+    names = [n for n in check.keys(("hosts",), raw_hosts, None)
+             if rules.name_ok(check, ("hosts", n), n, "host")]
+    own = {n: rules.section(check, ("hosts", n), raw_hosts[n], HOST_KEYS, base) for n in names}
+    # A host that is not even a mapping was reported; checking it further only adds noise.
+    own = {n: settings for n, settings in own.items() if settings is not None}
+    merged = {name: _merge(defaults, settings) for name, settings in own.items()}
+    rules.connections(check, defaults, own, merged)
+    groups = rules.groups(check, doc.get("groups"), names)
+    policy = rules.policy(check, doc.get("policy"))
+    if check.errors:
+        raise InventoryError(check.sorted_errors())
+    hosts = [_host(name, m, [g for g, members in groups.items() if name in members],
+                   f"{path}:{lines[('hosts', name)]}") for name, m in merged.items()]
+    return Inventory(path, hosts, policy, groups)
+
+
+def _merge(defaults: dict, own: dict) -> dict:
+    """A host's settings over the defaults; ssh, facts and labels key by key, not replaced."""
+    merged = {"connection": "ssh", "sudo": False, **defaults, **own}
+    for key in ("ssh", "facts", "labels"):
+        merged[key] = {**defaults.get(key, {}), **own.get(key, {})}
+    return merged
+
+
+def _host(name: str, m: dict, groups: list[str], source: str) -> Host:
+    ssh = dict(m["ssh"])
+    for key in ("connect_timeout", "command_timeout"):
+        if key in ssh:
+            ssh[key] = float(ssh[key])
+    return Host(name=name, connection=m["connection"], address=m.get("address", ""),
+                ssh=SSHSettings(**ssh), sudo=m["sudo"], facts=m["facts"], labels=m["labels"],
+                groups=groups, source=source, vms=m.get("vms"))

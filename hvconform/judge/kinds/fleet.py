@@ -1,0 +1,106 @@
+"""A control judged over every host of the inventory at once (applies_to: inventory):
+the isolation analyses of hvconform/judge/fleet/analyses.py.
+
+    check: {kind: inventory, analysis: shared_disks}
+
+`outcomes(check, snapshots)` is the whole inventory: one fail Outcome per finding
+(the host concerned, or '*' when it spans hosts, and `vms` as host/vm), a pass or
+not_applicable for each host no finding concerns, an error per host that could not
+be analysed.
+fixtures/targets.py makes one test case of each. `judge(check, snap, vm)` is the
+same analysis over one host, merged into one verdict (for per-host replays and the
+catalog's pass/fail cases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hvconform.model import verdict as v
+from hvconform.judge.read import guests as guests_mod
+from hvconform.judge.fleet.analyses import ANALYSES, HostView
+from hvconform.inputs.policy import policy_of
+from hvconform.model.snapshot import COLLECTED, PARTIAL
+
+KIND = "fleet"
+
+
+@dataclass
+class Outcome:
+    host: str                       # the host concerned, or "*"
+    verdict: v.Verdict
+    vms: list[str] = field(default_factory=list)   # every VM concerned, as host/vm
+
+
+def validate(check):
+    errs = []
+    if check.get("analysis") not in ANALYSES:
+        errs.append(f"unknown analysis {check.get('analysis')!r} (known: {', '.join(sorted(ANALYSES))})")
+    extra = set(check) - {"kind", "analysis"}
+    if extra:
+        errs.append(f"unknown keys {sorted(extra)}")
+    return errs
+
+
+def needs(check, policy=None):
+    return list(ANALYSES[check["analysis"]].needs)   # domain XML is always collected
+
+
+def outcomes(check, snapshots: dict) -> list[Outcome]:
+    """Every verdict of one inventory control over `snapshots` {host: Snapshot}. Never raises."""
+    spec = ANALYSES[check["analysis"]]
+    errors, views = [], []
+    for name, snap in snapshots.items():
+        if snap.status not in (COLLECTED, PARTIAL):
+            errors.append(Outcome(name, v.error(f"host not collected ({snap.status}): {snap.error}")))
+            continue
+        guests, problem = guests_mod.guests_of(snap)
+        if problem:
+            errors.append(Outcome(name, v.error(f"{name}: {problem}")))
+        else:
+            views.append(HostView(snap, guests, policy_of(snap)))
+    try:
+        result = spec.function(views)
+    except Exception as exc:  # a judging bug must show as an error verdict, not vanish
+        return errors + [Outcome("*", v.error(f"judging {spec.control_id} raised "
+                                              f"{type(exc).__name__}: {exc}"))]
+    errors += [Outcome(host, v.error(f"{host}: {why}")) for host, why in result.errors.items()]
+    fails = [Outcome(f.host, v.failed(spec.expected, f.actual, f.evidence, reason=f.actual),
+                     [g.ref for g in f.guests]) for f in result.findings]
+    concerned = {g.host for f in result.findings for g in f.guests} | set(result.errors)
+    return errors + fails + [_clean(spec, view) for view in views if view.name not in concerned]
+
+
+def _clean(spec, view) -> Outcome:
+    """A host no finding concerns: its pass, or why the analysis has nothing to judge there."""
+    alone = spec.function([view])
+    if alone.not_applicable:
+        return Outcome(view.name, v.not_applicable(alone.not_applicable, alone.evidence))
+    return Outcome(view.name, v.passed(spec.expected, alone.checked, alone.evidence))
+
+
+def judge(check, snap, vm=None) -> v.Verdict:
+    """The analysis on one host, as one verdict: any error wins, then the findings."""
+    found = outcomes(check, {snap.host: snap})
+    bad = [o.verdict for o in found if o.verdict.status == v.ERROR]
+    if bad:
+        return v.error("; ".join(b.reason for b in bad), [e for b in bad for e in b.evidence])
+    fails = [o.verdict for o in found if o.verdict.status == v.FAIL]
+    if fails:
+        actual = "; ".join(f.actual for f in fails)
+        return v.failed(fails[0].expected, actual, [e for f in fails for e in f.evidence], reason=actual)
+    return found[0].verdict
+
+
+def case_id(found: Outcome, control_id: str) -> str:
+    """The test id of one outcome: `weak/a+b-ISO-023` (a finding on one host),
+    `weak/a+hardened/b-ISO-023` (across hosts), `hardened-ISO-023` (a host's pass,
+    not applicable or error)."""
+    hosts = {ref.split("/", 1)[0] for ref in found.vms}
+    if len(hosts) == 1:
+        target = f"{hosts.pop()}/" + "+".join(ref.split("/", 1)[1] for ref in found.vms)
+    elif found.vms:
+        target = "+".join(found.vms)
+    else:
+        target = found.host
+    return f"{target}-{control_id}"
