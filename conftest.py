@@ -1,5 +1,4 @@
 """hvconform's pytest entry point: the plugins live in fixtures/ (see its __init__)."""
 
 pytest_plugins = ["fixtures.options", "fixtures.targets", "fixtures.evidence",
-                  "fixtures.reporting", "fixtures.inventory", "fixtures.profiles", "fixtures.auditor_report",
-                  "fixtures.bundle"]
+                  "fixtures.reporting", "fixtures.profiles", "fixtures.bundle"]

@@ -5,6 +5,8 @@ does not match. Exit codes: 0 OK, 1 files differ from the manifest, 2 the
 signature does not match (or another key signed it), 3 not a readable bundle.
 `python -m hvconform export csv|oscal RESULTS_OR_BUNDLE [-o FILE]` writes an export
 from a results.json or a bundle (the run itself writes both into its folder).
+`python -m hvconform report RESULTS [-o report.html] [--no-catalog]` renders the
+auditor's report again from any results.json (a replay's, a bundle's).
 """
 
 from __future__ import annotations
@@ -63,6 +65,19 @@ def export(args) -> int:
     return 0
 
 
+def render_report(args) -> int:
+    from hvconform.deliver.report import html as report_html
+    from hvconform.inputs import catalog as catalog_mod
+
+    if not args.results.is_file():
+        print(f"error: {args.results}: no such file", file=sys.stderr)
+        return 2
+    catalog = None if args.no_catalog else catalog_mod.load()
+    out = report_html.write(args.results, args.output or args.results.with_name("report.html"), catalog)
+    print(f"report: {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hvconform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +90,14 @@ def main(argv=None) -> int:
     e.add_argument("source", help="results.json (its run folder's snapshots/ are used) or a bundle")
     e.add_argument("-o", "--output", help="file to write (default: standard output)")
     e.set_defaults(func=export)
+    r = sub.add_parser("report", help="render the auditor's HTML report from a results.json")
+    r.add_argument("results", type=Path, help="results.json of a run, a replay or a bundle")
+    r.add_argument("-o", "--output", type=Path, default=None,
+                   help="where to write the report (default: report.html beside results.json)")
+    r.add_argument("--no-catalog", action="store_true",
+                   help="use only what results.json says about each control, not this "
+                        "checkout's catalog (its rationale, and the controls this run did not judge)")
+    r.set_defaults(func=render_report)
     args = parser.parse_args(argv)
     return args.func(args)
 

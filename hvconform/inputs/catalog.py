@@ -56,8 +56,12 @@ class Catalog:
     controls: list[Control] = field(default_factory=list)
     digest: str = ""
 
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
+
     def by_id(self, control_id: str) -> Control:
-        return next(c for c in self.controls if c.id == control_id)
+        if len(self._index) != len(self.controls):   # built once, on first use
+            self._index = {c.id: c for c in self.controls}
+        return self._index[control_id]
 
     def of(self, domain: str, kind: str | None = None) -> list[Control]:
         return [c for c in self.controls

@@ -9,8 +9,8 @@ import hashlib
 import json
 import re
 
-from hvconform.deliver.report import __main__ as cli
-from hvconform.deliver.report import render
+from hvconform import __main__ as cli
+from hvconform.deliver.report.html import render
 from tests.unit.test_report_model import doc, rec
 
 HOSTILE = '</pre><script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -143,7 +143,7 @@ def test_traceability_section_links_references_to_controls_and_verdicts():
 def test_command_line_renders_a_results_file(tmp_path, capsys):
     results = tmp_path / "results.json"
     results.write_text(json.dumps(sample()))
-    assert cli.main([str(results), "--no-catalog"]) == 0
+    assert cli.main(["report", str(results), "--no-catalog"]) == 0
     out = tmp_path / "report.html"
     assert f"report: {out}" in capsys.readouterr().out
     assert "QEMU-001" in out.read_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 
 import jinja2
@@ -61,3 +62,12 @@ def render(doc: dict, catalog=None) -> str:
            f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}")
     return _environment().get_template("report.html.j2").render(
         r=report, css=css, js=js, csp=Markup(csp), statuses=model.STATUSES, frameworks=FRAMEWORKS)
+
+
+def write(results: Path, out: Path, catalog=None) -> Path:
+    """Render results.json into out (an HTML file); returns out."""
+    doc = json.loads(Path(results).read_text())
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(doc, catalog), encoding="utf-8")
+    return out

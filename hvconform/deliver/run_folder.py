@@ -1,0 +1,106 @@
+"""Everything a run hands over, written into its folder once its verdicts are known:
+results.json, the catalog it judged with, commands.tsv, the CSV and OSCAL exports,
+the signed bundle and the auditor's report.html.
+
+    paths = finish(run, doc, signer)        # doc: hvconform.model.results.document(...)
+
+A pytest run calls it at the end of the session (fixtures/bundle.py); a replay, a
+merge of shards or a script calls it the same way, without pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from hvconform.deliver import bundle
+from hvconform.deliver.report import html as report_html
+from hvconform.deliver.export import oscal, verdicts_csv
+from hvconform.deliver.replay import WAIVERS_COPY
+from hvconform.inputs import catalog as catalog_mod
+from hvconform.model import results
+from hvconform.model.snapshot import COLLECTED
+
+REPORT = "report.html"
+
+
+@dataclass
+class Written:
+    results: Path
+    bundle: Path
+    report: Path | None
+
+
+def finish(run, doc: dict, signer: bundle.Signer, catalog=None, suites: Path = catalog_mod.SUITES,
+           inventory_entry: dict | None = None, render_report: bool = True) -> Written:
+    """Write the run's deliverables into run.run_dir and return their paths.
+    `catalog` (the loaded one) lets the report show rationale and unjudged controls;
+    `inventory_entry`: the manifest's inventory (a replay keeps the bundle's)."""
+    run_dir = Path(run.run_dir)
+    written = results.write(doc, run_dir / results.FILENAME)
+    write_catalog(run_dir / "catalog", suites)
+    write_commands(run_dir)
+    verdicts_csv.write(doc, run_dir / "results.csv")
+    oscal.write(doc, run_dir, run_dir / "assessment-results.json")
+    path = bundle.write(run_dir, manifest_meta(run, doc, inventory_entry), signer)
+    html = report_html.write(written, run_dir / REPORT, catalog) if render_report else None
+    return Written(written, path, html)
+
+
+def write_catalog(dest: Path, suites: Path = catalog_mod.SUITES) -> None:
+    """The controls.yaml files judged with, laid out so catalog.load(dest) works."""
+    for domain in catalog_mod.DOMAINS:
+        src = suites / domain / "controls.yaml"
+        if src.exists():
+            (dest / domain).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest / domain / "controls.yaml")
+
+
+def write_commands(run_dir: Path) -> None:
+    """commands.tsv: every command line sent, when, and its exit code (from the
+    snapshot's artifact; '-' when it gave no result, e.g. the host timed out)."""
+    rows = ["host\tsent_at\tcollected_at\trc\tbatch_rc\tcommand"]
+    for sent_file in sorted((run_dir / "sent").glob("*.json")):
+        host = sent_file.stem
+        snap_file = run_dir / "snapshots" / f"{host}.json"
+        artifacts = (json.loads(snap_file.read_text()).get("artifacts", {})
+                     if snap_file.exists() else {})
+        by_source = {}
+        for a in artifacts.values():
+            by_source.setdefault(a["source"], a)
+        for batch in json.loads(sent_file.read_text()):
+            for line in batch["commands"]:
+                a = by_source.get(line)
+                rows.append("\t".join(_cell(x) for x in (
+                    host, batch["sent_at"], a["collected_at"] if a else "-",
+                    a["rc"] if a else "-", batch["rc"] if batch["rc"] is not None else "-",
+                    line)))
+    (run_dir / "commands.tsv").write_text("\n".join(rows) + "\n")
+
+
+def _cell(value) -> str:
+    return str(value).replace("\t", " ").replace("\n", " ")
+
+
+def manifest_meta(run, doc: dict, inventory_entry: dict | None = None) -> dict:
+    """What the bundle's manifest says about the run besides its files."""
+    inventory = inventory_entry or {"path": run.inventory,
+                                    "sha256": bundle.file_digest(run.inventory)}
+    not_collected = [{"name": s.host, "status": s.status, "error": s.error}
+                     for s in run.snapshots.values() if s.status != COLLECTED]
+    incomplete = None
+    if doc["run"]["interrupted"] or doc["run"]["not_judged"] or not_collected:
+        incomplete = {"interrupted": doc["run"]["interrupted"],
+                      "hosts_not_collected": not_collected,
+                      "cases_not_judged": doc["run"]["not_judged"]}
+    return {"run": run.run_id, "tool": doc["tool"],
+            "catalog_digest": doc["tool"]["catalog_digest"],
+            # the inventory file's digest: it holds paths to keys, never key material
+            "inventory": inventory,
+            "hosts": [{"name": s.host, "status": s.status, "error": s.error,
+                       "identity": s.identity} for s in run.snapshots.values()],
+            "replayed_from": doc["run"]["replayed_from"],
+            "waivers": WAIVERS_COPY if doc["waivers"]["file"] else None,
+            "incomplete": incomplete}

@@ -1,0 +1,102 @@
+"""results.json: one record per verdict and the document around them, as
+../shared/results.schema.json says. Plain functions of plain data, so a pytest run, a
+replay, a merge of shards or a re-render all write the same document.
+
+    rec = record(control, "weak", "vm1", verdict, test="suites/...::test_x[weak/vm1-QEMU-013]")
+    doc = document(run, catalog.digest, [rec, ...], finished=now())
+    write(doc, run.run_dir / "results.json")
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hvconform import __version__
+
+FILENAME = "results.json"
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def record(control, host: str, vm: str | None, verdict, waiver: dict | None = None,
+           vms: list | None = None, test: str | None = None) -> dict:
+    """The record of one verdict. `waiver`: the waiver that waived it or had expired
+    (hvconform.inputs.waivers); `vms`: every VM an inventory-wide (isolation) verdict
+    concerns, as host/vm; `test`: the pytest node id of the case."""
+    rec = {"control": control.id, "title": control.title, "domain": control.domain,
+           "severity": control.severity, "host": host, "vm": vm,
+           "status": verdict.status, "expected": verdict.expected or control.expected,
+           "actual": verdict.actual, "reason": verdict.reason,
+           "remediation": control.remediation, "references": control.references,
+           "evidence": [e.__dict__ for e in verdict.evidence]}
+    if waiver:
+        rec["waiver"] = waiver
+    if vms is not None:
+        rec["vms"] = vms
+    if test is not None:
+        rec["test"] = test
+    return rec
+
+
+@dataclass
+class Replayed:
+    """Where a replayed run's evidence came from (hvconform.deliver.replay)."""
+
+    bundle: str                    # the bundle's path
+    run_id: str                    # the run that collected it
+    catalog_digest: str | None     # what judged it then
+    inventory: dict | None = None  # the manifest's inventory entry (path and digest)
+
+
+@dataclass
+class Extras:
+    """What a run adds to its verdicts besides the run itself; every field optional."""
+
+    profile: str | None = None
+    replayed: Replayed | None = None
+    interrupted: str | None = None
+    not_judged: list[str] = field(default_factory=list)
+    waivers_file: str | None = None
+    unmatched_waivers: list[dict] = field(default_factory=list)
+    vm_reconciliation: list[dict] | None = None
+
+
+def document(run, catalog_digest: str, records, extras: Extras | None = None,
+             finished: str | None = None) -> dict:
+    """The whole results.json of `run` (hvconform.model.run.Run) with these records."""
+    x = extras or Extras()
+    replay = x.replayed
+    doc = {
+        "tool": {"name": "hvconform", "version": __version__, "catalog_digest": catalog_digest},
+        "run": {"id": run.run_id, "started": run.started, "finished": finished or now(),
+                "inventory": run.inventory, "profile": x.profile,
+                "replayed_from": replay.bundle if replay else None,
+                "replayed_run": replay.run_id if replay else None,
+                "catalog_changed": (
+                    {"bundle": replay.catalog_digest, "current": catalog_digest,
+                     "note": "verdicts are the current catalog's, judged on the bundle's evidence"}
+                    if replay and replay.catalog_digest != catalog_digest else None),
+                "accepted_new_host_keys": run.accepted_new_host_keys,
+                "interrupted": x.interrupted, "not_judged": sorted(x.not_judged)},
+        "hosts": [{"name": s.host, "status": s.status, "error": s.error,
+                   "identity": s.identity, "round_trips": s.round_trips}
+                  for s in run.snapshots.values()],
+        "verdicts": sorted(records, key=lambda r: (r["host"], r["control"], r["vm"] or "")),
+        "waivers": {"file": x.waivers_file, "as_of": run.started[:10],
+                    "unmatched": x.unmatched_waivers},
+    }
+    if x.vm_reconciliation is not None:
+        doc["inventory"] = {"vms": x.vm_reconciliation}
+    return doc
+
+
+def write(doc: dict, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1))
+    return path
