@@ -2,7 +2,8 @@
 
 Controls read policy, never hard-code it, so a site adapts the suite by data, not by
 editing checks. The inventory loader accepts only these keys, with values of the same
-type as the default. `policy_of(snap)` is what a check reads.
+type as the default. `effective(site_values)` lays a host's values over the defaults:
+the one place they are merged, so every reader sees the same policy.
 """
 
 from __future__ import annotations
@@ -285,6 +286,10 @@ DEFAULTS: dict = {
 }
 
 
-def policy_of(snap) -> dict:
-    """DEFAULTS overlaid with the host's own policy values from the inventory."""
-    return {**DEFAULTS, **(snap.policy or {})}
+def effective(site_values: dict | None) -> dict:
+    """DEFAULTS overlaid with a host's own policy values from the inventory.
+
+    Callers reach it as `policy.effective(...)` (the module's attribute, not an imported
+    name), so tests/unit/test_policy.py can swap it for one that records every read.
+    """
+    return {**DEFAULTS, **(site_values or {})}
