@@ -3,16 +3,21 @@
 Each file holds one domain's controls. A control is plain metadata plus a `check`
 (a kind from hvconform.judge and its parameters). Errors name the file, the line
 and the key, and every error in every file is reported, not only the first.
+
+The catalog's digest (results.json tool.catalog_digest, the bundle manifest) covers
+everything that decides a verdict, not only the rows: see digest_of.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from hvconform.inputs import policy
 from hvconform.inputs.yamlload import LocatedError, load_located
 
 DOMAINS = ("host", "kernel_mac", "qemu", "libvirt", "isolation", "network", "logging",
@@ -28,6 +33,7 @@ REQUIRED = ("id", "title", "severity", "applies_to", "check", "rationale", "reme
 OPTIONAL = ("expected", "manual", "when")
 
 SUITES = Path(__file__).resolve().parents[2] / "suites"
+PACKAGE = Path(__file__).resolve().parents[1]   # hvconform/, whose judge/ is digested too
 
 
 @dataclass(frozen=True)
@@ -78,14 +84,12 @@ def load(suites: Path = SUITES) -> Catalog:
     """Load every suites/<domain>/controls.yaml; raise CatalogError listing all problems."""
     from hvconform.judge.engine import KINDS, RENAMED  # late: judging imports the catalog types
 
-    errors, controls, digest = [], [], hashlib.sha256()
+    errors, controls = [], []
     for domain in DOMAINS:
         path = suites / domain / "controls.yaml"
         if not path.exists():
             errors.append(f"{path}: missing (one controls.yaml per domain)")
             continue
-        raw = path.read_bytes()
-        digest.update(path.relative_to(suites).as_posix().encode() + b"\0" + raw)
         try:
             doc, lines = load_located(path)
         except LocatedError as exc:
@@ -109,7 +113,33 @@ def load(suites: Path = SUITES) -> Catalog:
         seen[c.id] = c.source
     if errors:
         raise CatalogError(errors)
-    return Catalog(controls, digest.hexdigest())
+    return Catalog(controls, digest_of(suites))
+
+
+def digest_of(suites: Path = SUITES, package: Path = PACKAGE, defaults: dict | None = None) -> str:
+    """sha256 over what decides a verdict: each domain's controls.yaml in `suites`, every
+    .py file under `package`/judge (path and bytes, in path order) and the policy
+    `defaults` (the running ones unless given; canonical JSON). A changed check or
+    default thus changes the digest, and a replay with it reports a changed judge.
+
+    Files are read, never imported, so a copy of the package digests as it stands.
+    load(suites) digests another suites folder (a run's copy of the catalog) with the
+    running package's judge and defaults: those are what judge the replay.
+    """
+    digest = hashlib.sha256()
+
+    def part(name: str, raw: bytes):
+        # name and length first, so no two different inputs hash the same stream
+        digest.update(f"{name}\0{len(raw)}\0".encode() + raw)
+
+    for domain in DOMAINS:
+        part(f"suites/{domain}/controls.yaml", (suites / domain / "controls.yaml").read_bytes())
+    judge = package / "judge"
+    for path in sorted(judge.rglob("*.py"), key=lambda p: p.relative_to(judge).as_posix()):
+        part(f"judge/{path.relative_to(judge).as_posix()}", path.read_bytes())
+    defaults = policy.DEFAULTS if defaults is None else defaults
+    part("policy/DEFAULTS", json.dumps(defaults, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
 
 
 def _control(domain, row, where, kinds, renamed):

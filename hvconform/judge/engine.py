@@ -18,7 +18,7 @@ collected, so per-VM kinds need not declare it.
 
 from __future__ import annotations
 
-from hvconform.inputs.policy import DEFAULTS
+from hvconform.inputs import policy as site_policy
 from hvconform.judge import when
 from hvconform.judge.kinds import (domain_xml, file_mode, fleet, function, kernel_cmdline,
                                    libvirt_conf, process, sshd_config, sysctl)
@@ -53,11 +53,11 @@ def judge(control, snap, vm: str | None = None) -> v.Verdict:
 def needs(controls, policy: dict | None = None, domains=()) -> list[tuple[str, str]]:
     """Every (command, argument) the given controls need, without repeats, in order.
 
-    `policy` is the host's policy values, laid over DEFAULTS; an argument with `{vm}`
+    `policy` is the host's policy values, laid over the defaults; an argument with `{vm}`
     is expanded once per name in `domains`, and dropped when there are none.
     `needs(cat.controls, host.policy, ["vm1"])` -> [("cat", "/proc/cmdline"), ...]
     """
-    policy = {**DEFAULTS, **(policy or {})}
+    policy = site_policy.effective(policy)
     seen: dict[tuple[str, str], None] = {}
     for c in controls:
         for command, arg in [*when.needs(c.when), *KINDS[c.kind].needs(c.check, policy)]:

@@ -3,6 +3,9 @@
 Each domain module defines CASES {control id: (kwargs of a passing snapshot, kwargs of
 a failing one)} and may define NOT_APPLICABLE {control id: kwargs}; the kwargs go to
 tests.snapshots.snap. For a control with `manual:` the passing case gives `manual`.
+EXTRA_CASES {control id: [(kwargs, status), ...]} holds paths that pair does not reach
+(a site's policy value, another key type), each with the status it must give; the
+policy lint (tests/unit/test_policy.py) needs them to see every policy key read.
 """
 
 from pathlib import Path

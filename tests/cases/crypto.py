@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from tests.cases import *  # noqa: F403
@@ -35,9 +35,10 @@ def _name(cn):
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def tls_files(not_after: datetime, san: str = "h1") -> dict:
-    """A CA, a server certificate it issued, and its CRL, as PEM texts by path."""
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+def tls_files(not_after: datetime, san: str = "h1", key=None) -> dict:
+    """A CA, a server certificate it issued, and its CRL, as PEM texts by path;
+    `key` is the server's private key (default: a new EC P-256 one)."""
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), key or ec.generate_private_key(ec.SECP256R1())
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     ca = (x509.CertificateBuilder().subject_name(_name("hv CA")).issuer_name(_name("hv CA"))
           .public_key(ca_key.public_key()).serial_number(1).not_valid_before(start)
@@ -152,4 +153,10 @@ NOT_APPLICABLE: dict = {
     "CRY-016": vm(),                                               # not sensitive
     "CRY-018": {"files": {"/etc/sasl2/libvirt.conf": None, "/etc/sasl2/qemu.conf": None}},
     "CRY-020": {"stats": {NOVA: None}},                            # not an OpenStack compute node
+}
+
+EXTRA_CASES: dict = {
+    # an RSA server key (the pair's keys are EC): 1024 bits is below rsa_min_bits
+    "CRY-004": [(tls_host(tls_files(datetime(2030, 1, 1, tzinfo=timezone.utc),
+                                    key=rsa.generate_private_key(65537, 1024)), CRL_SET), "fail")],
 }

@@ -167,3 +167,16 @@ CASES.update({
                              "b": guest("b", devices=[disk("/img/a.img")])}}),
 })
 NOT_APPLICABLE.update({"ISO-016": {"domains": {"a": guest("a", level="low")}, **NO_SMT}})
+
+SENSITIVE_VM = domain(top=sensitive() + "  <vcpu>4</vcpu>\n  <cputune><shares>1024</shares></cputune>\n")
+EXTRA_CASES: dict = {
+    # a sensitive VM running: the stricter vcpu_overcommit_max_sensitive (1.0) applies
+    "ISO-018": [(host_cpus(domains={"vm1": SENSITIVE_VM}, procs={4242: (status(), qemu_args("vm1"))}),
+                 "pass"),
+                (host_cpus("0-1", domains={"vm1": SENSITIVE_VM}, procs={4242: (status(), qemu_args("vm1"))}),
+                 "fail")],          # 4 vCPUs on 2 CPUs: within 4.0, not within 1.0
+    # a site that throttles only sensitive VMs (io_limits_required_for: sensitive)
+    "ISO-019": [({**vm(DISK.format("")), "policy": {"io_limits_required_for": "sensitive"}}, "pass"),
+                ({**vm(DISK.format(""), top=sensitive()), "policy": {"io_limits_required_for": "sensitive"}},
+                 "fail")],
+}

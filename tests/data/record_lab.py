@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO))
 from hvconform.inputs import catalog  # noqa: E402
 from hvconform.inputs import inventory
 from hvconform.collect.collector import collect_all  # noqa: E402
-from hvconform.inputs.policy import DEFAULTS  # noqa: E402
+from hvconform.inputs.policy import effective  # noqa: E402
 from hvconform.model.snapshot import COLLECTED  # noqa: E402
 
 OUT = REPO / "tests" / "data" / "lab-snapshots"
@@ -25,7 +25,7 @@ OUT = REPO / "tests" / "data" / "lab-snapshots"
 def main() -> int:
     inv = inventory.load(REPO / "inventories" / "lab.yaml")
     hosts = list(inv.hosts)
-    policy = {**DEFAULTS, **inv.policy}
+    policy = effective(inv.policy)
     results = collect_all(hosts, catalog.load(), lambda h: policy)
     bad = [name for name, (snap, _) in results.items() if snap.status != COLLECTED]
     if bad:

@@ -168,3 +168,39 @@ def test_inventory_rows_refuse_gates_and_manual(tmp_path):
     [error] = errors_of(suites)
     assert error == (f"{path}:{row_line(path, 'ISO-023')}: ISO-023: 'when' and 'manual' are not "
                      "supported on applies_to: inventory")
+
+
+# the digest: what decides a verdict ------------------------------------------------------
+def test_the_digest_is_stable_and_a_copied_catalog_digests_the_same(tmp_path):
+    """A run's copy of the catalog digests as the original: the judge code and policy
+    defaults come from the running package whichever suites folder is loaded."""
+    suites = tmp_path / "suites"
+    shutil.copytree(catalog.SUITES, suites, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    assert catalog.load().digest == catalog.load().digest == catalog.load(suites).digest \
+        == catalog.digest_of()
+
+
+def test_the_digest_changes_with_a_control_row(tmp_path):
+    suites, _ = broken(tmp_path, "host", "severity: medium", "severity: high")
+    assert catalog.load(suites).digest != catalog.load().digest
+
+
+def test_the_digest_changes_with_one_function_of_the_judge(tmp_path):
+    """Read from files, not imports: a copy of the package with one check edited."""
+    package = tmp_path / "hvconform"
+    shutil.copytree(catalog.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert catalog.digest_of(package=package) == catalog.digest_of()
+    # wherever the function lives (the domain modules may be split), change its body
+    [path] = [p for p in (package / "judge").rglob("*.py")
+              if re.search(r"^def supported_release\(", p.read_text(), re.M)]
+    text = path.read_text()
+    edited = r'\1    policy = {**policy, "supported_releases": []}\n'   # a first line in its body
+    path.write_text(re.sub(r"^(def supported_release\(.*\):\n)", edited, text, count=1, flags=re.M))
+    assert path.read_text() != text
+    assert catalog.digest_of(package=package) != catalog.digest_of()
+
+
+def test_the_digest_changes_with_a_policy_default():
+    from hvconform.inputs.policy import DEFAULTS
+    assert catalog.digest_of(defaults=dict(DEFAULTS)) == catalog.digest_of()
+    assert catalog.digest_of(defaults={**DEFAULTS, "backup_rpo_hours": 12}) != catalog.digest_of()

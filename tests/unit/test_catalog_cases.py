@@ -1,6 +1,6 @@
 """Every control in the catalog, judged on a snapshot that must pass and one that must fail.
 
-The cases live in tests/cases/<domain>.py (CASES, NOT_APPLICABLE) and, for the first
+The cases live in tests/cases/<domain>.py (CASES, NOT_APPLICABLE, EXTRA_CASES) and, for the first
 controls encoded, LEGACY below. A control added to the catalog without a case turns
 test_every_control_has_cases red.
 """
@@ -156,6 +156,7 @@ def _merged(name: str, legacy: dict) -> dict:
 
 CASES = _merged("CASES", LEGACY)
 NOT_APPLICABLE = _merged("NOT_APPLICABLE", LEGACY_NOT_APPLICABLE)
+EXTRA_CASES = _merged("EXTRA_CASES", {})
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +192,15 @@ def test_pass_and_fail(cat, control_id):
 def test_not_applicable(cat, control_id):
     verdict = _judge(cat.by_id(control_id), NOT_APPLICABLE[control_id])
     assert verdict.status == v.NOT_APPLICABLE and verdict.reason
+
+
+@pytest.mark.parametrize("control_id, i", [(cid, i) for cid in sorted(EXTRA_CASES)
+                                           for i in range(len(EXTRA_CASES[cid]))])
+def test_extra_cases(cat, control_id, i):
+    kwargs, status = EXTRA_CASES[control_id][i]
+    verdict = _judge(cat.by_id(control_id), kwargs)
+    assert verdict.status == status, (verdict.reason, verdict.actual)
+    assert verdict.expected and verdict.actual and verdict.evidence
 
 
 @pytest.mark.parametrize("control_id", sorted(CASES))

@@ -53,7 +53,7 @@ def _dict_literal(path: str, name: str):
 
 
 @pytest.mark.parametrize("path, name", [("hvconform/collect/commands.py", "COMMANDS"),
-                                        ("hvconform/inputs/policy.py", "DEFAULTS")])
+                                        ("hvconform/inputs/policy.py", "KEYS")])
 def test_each_key_is_declared_once(path, name):
     """A dict literal keeps the last of two equal keys silently; a merge that pasted a
     block twice would hide an edit to the first copy."""

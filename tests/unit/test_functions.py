@@ -7,7 +7,7 @@ from hvconform.judge import engine
 from hvconform.model import verdict as v
 from hvconform.judge.functions import registry
 from hvconform.judge.kinds import function as function_kind
-from hvconform.inputs.policy import DEFAULTS, policy_of
+from hvconform.inputs.policy import DEFAULTS, effective
 from tests.cases import NO_SYSTEMD
 from tests.snapshots import domain, snap
 
@@ -29,10 +29,10 @@ def test_registering_a_name_twice_is_refused():
         registry.control("HOST-001")(registry.REGISTRY["supported_release"].function)
 
 
-def test_policy_of_overlays_the_host_policy_on_defaults():
-    policy = policy_of(snap(policy={"backup_rpo_hours": 4}))
+def test_effective_overlays_the_host_policy_on_defaults():
+    policy = effective(snap(policy={"backup_rpo_hours": 4}).policy)
     assert policy["backup_rpo_hours"] == 4 and policy["backup_manifest"] == DEFAULTS["backup_manifest"]
-    assert policy_of(snap()) == DEFAULTS
+    assert effective(snap().policy) == effective(None) == DEFAULTS
 
 
 def test_validate_and_needs():

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from hvconform.model import verdict as v
 from hvconform.judge.read import guests as guests_mod
 from hvconform.judge.fleet.analyses import ANALYSES, HostView
-from hvconform.inputs.policy import policy_of
+from hvconform.inputs import policy as site_policy
 from hvconform.model.snapshot import COLLECTED, PARTIAL
 
 KIND = "fleet"
@@ -54,11 +54,12 @@ def outcomes(check, snapshots: dict) -> list[Outcome]:
         if snap.status not in (COLLECTED, PARTIAL):
             errors.append(Outcome(name, v.error(f"host not collected ({snap.status}): {snap.error}")))
             continue
-        guests, problem = guests_mod.guests_of(snap)
+        policy = site_policy.effective(snap.policy)   # once per host: guests and analyses share it
+        guests, problem = guests_mod.guests_of(snap, policy)
         if problem:
             errors.append(Outcome(name, v.error(f"{name}: {problem}")))
         else:
-            views.append(HostView(snap, guests, policy_of(snap)))
+            views.append(HostView(snap, guests, policy))
     try:
         result = spec.function(views)
     except Exception as exc:  # a judging bug must show as an error verdict, not vanish

@@ -8,7 +8,7 @@ snapshot, registered with `@control("ID", needs=...)` in the domain's module.
 
 from __future__ import annotations
 
-from hvconform.inputs.policy import DEFAULTS, policy_of
+from hvconform.inputs import policy as site_policy
 # Every domain's functions register themselves when imported.
 from hvconform.judge.functions import (backup, crypto, host, isolation_cpu,  # noqa: F401
                                        isolation_devices, isolation_resources, kernel_mac,
@@ -28,8 +28,9 @@ def validate(check):
 
 def needs(check, policy=None):
     entry = REGISTRY[check["function"]]
-    return list(entry.needs(policy or DEFAULTS) if callable(entry.needs) else entry.needs)
+    # engine.needs hands the host's effective policy; called alone, the defaults
+    return list(entry.needs(policy or site_policy.DEFAULTS) if callable(entry.needs) else entry.needs)
 
 
 def judge(check, snap, vm):
-    return REGISTRY[check["function"]].function(snap, vm, policy_of(snap))
+    return REGISTRY[check["function"]].function(snap, vm, site_policy.effective(snap.policy))

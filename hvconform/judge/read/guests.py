@@ -7,7 +7,7 @@ per-VM checks alike (`security_level`, `is_sensitive`): an element `tenant` or
 `security-level` in policy `vm_metadata_namespace` under <metadata>, else the
 inventory's `vms:` entry of the host.
 
-    guests, problem = guests_of(snap)    # problem: why the host cannot be analysed
+    guests, problem = guests_of(snap, policy)  # problem: why the host cannot be analysed
     guests[0].ref, guests[0].tenant      # -> "weak/weak-tenant-a", "acme"
 """
 
@@ -19,7 +19,6 @@ from lxml import etree
 
 from hvconform.model import verdict as v
 from hvconform.judge.read import xmlsafe
-from hvconform.inputs.policy import policy_of
 
 FACTS = ("security-level", "tenant")   # element names in the site's metadata namespace
 
@@ -66,9 +65,10 @@ def differ(a: Guest, b: Guest) -> bool:
             or (a.level and b.level and a.level != b.level))
 
 
-def guests_of(snap) -> tuple[list[Guest], str | None]:
-    """Every domain of the snapshot, or the reason the host cannot be analysed."""
-    namespace = policy_of(snap)["vm_metadata_namespace"]
+def guests_of(snap, policy) -> tuple[list[Guest], str | None]:
+    """Every domain of the snapshot, or the reason the host cannot be analysed.
+    `policy` is the host's effective policy (hvconform.inputs.policy.effective)."""
+    namespace = policy["vm_metadata_namespace"]
     declared = (snap.facts or {}).get("vms") or {}
     out = []
     for d in snap.domains:
