@@ -32,13 +32,12 @@ def covering(entries, path: str):
 
 
 @control("BKP-001", needs=lambda policy: [("cat", policy["backup_manifest"])])
+@artifacts.ends
 def config_in_backup_set(snap, vm, policy):
     manifest, required = policy["backup_manifest"], policy["backup_required_paths"]
     expected = f"{manifest} lists (or a parent of) each of {', '.join(required)}"
-    art, end = artifacts.required_file(
+    art = artifacts.required_file(
         snap, manifest, expected, "no backup manifest: nothing shows the configuration is backed up")
-    if end:
-        return end
     entries = _entries(art.stdout)
     found = {p: covering(entries, p) for p in required}
     missing = [p for p, hit in found.items() if hit is None]
@@ -70,17 +69,16 @@ def difference(a, b, path: str = "") -> str | None:
 
 
 @control("BKP-002", needs=lambda policy: [("cat", f"{policy['definition_backup_dir']}/{{vm}}.xml")])
+@artifacts.ends
 def definition_export_current(snap, vm, policy):
     path = f"{policy['definition_backup_dir']}/{vm}.xml"
     expected = f"{path} exists and equals the current definition of {vm}"
     current = snap.domain_xml(vm)
     if current is None or not current.ok:
         return v.error(f"the definition of {vm} was not collected")
-    art, end = artifacts.required_file(
+    art = artifacts.required_file(
         snap, path, expected, f"no export of {vm}'s definition in {policy['definition_backup_dir']}",
         absent_actual="no backup copy")
-    if end:
-        return end
     try:
         live_root = xmlsafe.parse(current.stdout)
     except xmlsafe.XMLError as exc:
@@ -104,27 +102,26 @@ def _when(text: str) -> datetime:
 
 
 def _age_hours(snap, art, path: str, expected: str):
-    """(hours since the time on the record's first line, evidence, None), or
-    (None, None, the verdict that ends the check)."""
+    """(hours since the time on the record's first line, evidence); End when the
+    collection time or the record's time cannot be read."""
     try:
         collected = _when(snap.started)
     except ValueError:
-        return None, None, v.error(f"collection time {snap.started!r} is not ISO 8601: the backup's age is unknown")
+        raise artifacts.End(v.error(f"collection time {snap.started!r} is not ISO 8601: "
+                                    "the backup's age is unknown"))
     entries = _entries(art.stdout)
     first = f"{path}:{entries[0][0]}: {entries[0][1]}" if entries else f"{path}: empty"
     evidence = [v.Evidence.of(art, first)]
     try:
         last = _when(entries[0][1])
     except (IndexError, ValueError):
-        return None, None, v.failed(expected, "no ISO 8601 time in the first line", evidence,
-                                    reason=f"{path} does not start with a time like 2025-01-31T02:00:00+00:00")
-    return (collected - last).total_seconds() / 3600, evidence, None
+        raise artifacts.End(v.failed(expected, "no ISO 8601 time in the first line", evidence,
+                                     reason=f"{path} does not start with a time like 2025-01-31T02:00:00+00:00"))
+    return (collected - last).total_seconds() / 3600, evidence
 
 
 def _within_rpo(snap, art, path: str, expected: str, rpo) -> v.Verdict:
-    age, evidence, end = _age_hours(snap, art, path, expected)
-    if end:
-        return end
+    age, evidence = _age_hours(snap, art, path, expected)
     actual = f"last success {_when(_entries(art.stdout)[0][1]).isoformat()}, {age:.1f} h before collection"
     if age < -SKEW_HOURS:
         return v.failed(expected, actual, evidence, reason="the recorded success is in the future")
@@ -134,45 +131,44 @@ def _within_rpo(snap, art, path: str, expected: str, rpo) -> v.Verdict:
 
 
 @control("BKP-003", needs=lambda policy: [("cat", policy["backup_status_file"])])
+@artifacts.ends
 def last_backup_within_rpo(snap, vm, policy):
     path, rpo = policy["backup_status_file"], policy["backup_rpo_hours"]
     expected = f"last successful backup (first line of {path}) at most {rpo} h before collection"
-    art, end = artifacts.required_file(snap, path, expected, "no record of a successful backup")
-    return end or _within_rpo(snap, art, path, expected, rpo)
+    art = artifacts.required_file(snap, path, expected, "no record of a successful backup")
+    return _within_rpo(snap, art, path, expected, rpo)
 
 
 @control("BKP-004", needs=lambda policy: [("cat", f"{policy['vm_backup_record_dir']}/{{vm}}.last-success")])
+@artifacts.ends
 def vm_disk_backup_within_rpo(snap, vm, policy):
     path, rpo = f"{policy['vm_backup_record_dir']}/{vm}.last-success", policy["backup_rpo_hours"]
     if vm in policy["backup_exempt_vms"]:
         return v.not_applicable(f"{vm} is exempt from disk backups by site policy (backup_exempt_vms)")
     expected = f"last successful disk backup of {vm} (first line of {path}) at most {rpo} h before collection"
-    art, end = artifacts.required_file(snap, path, expected, f"no record of a successful disk backup of {vm}",
-                                     absent_actual="no backup record")
-    return end or _within_rpo(snap, art, path, expected, rpo)
+    art = artifacts.required_file(snap, path, expected, f"no record of a successful disk backup of {vm}",
+                                  absent_actual="no backup record")
+    return _within_rpo(snap, art, path, expected, rpo)
 
 
 def _repository(snap, policy, expected):
-    """(repository line, its artifact, None), or (None, None, the verdict that ends the check)."""
+    """(repository line, its artifact); End when no repository is configured."""
     path = policy["backup_repository_file"]
-    art, end = artifacts.required_file(snap, path, expected, "no backup repository is configured")
-    if end:
-        return None, None, end
+    art = artifacts.required_file(snap, path, expected, "no backup repository is configured")
     entries = _entries(art.stdout)
     if not entries:
-        return None, None, v.failed(expected, f"{path} is empty", [v.Evidence.of(art, f"{path}: empty")],
-                                    reason="no backup repository is configured")
-    return entries[0][1], art, None
+        raise artifacts.End(v.failed(expected, f"{path} is empty", [v.Evidence.of(art, f"{path}: empty")],
+                                     reason="no backup repository is configured"))
+    return entries[0][1], art
 
 
 @control("BKP-005", needs=lambda policy: [("cat", policy["backup_repository_file"]),
                                           ("stat", policy["backup_password_file"])])
+@artifacts.ends
 def backup_key_protected(snap, vm, policy):
     key = policy["backup_password_file"]
     expected = f"a backup repository configured; its key {key} mode <= 0600, owned by root"
-    repo, repo_art, end = _repository(snap, policy, expected)
-    if end:
-        return end
+    repo, repo_art = _repository(snap, policy, expected)
     st = snap.stat(key)
     if st is None:
         return v.error(f"{key} was not collected")
@@ -226,12 +222,11 @@ def mount_of(path: str, table) -> tuple[str, str, str] | None:
 
 
 @control("BKP-006", needs=lambda policy: [("cat", policy["backup_repository_file"]), ("cat", MOUNTINFO)])
+@artifacts.ends
 def backup_separate_failure_domain(snap, vm, policy):
     images = policy["vm_image_dirs"]
     expected = f"a repository on another host, or on another device than {', '.join(images)}"
-    repo, repo_art, end = _repository(snap, policy, expected)
-    if end:
-        return end
+    repo, repo_art = _repository(snap, policy, expected)
     evidence = [v.Evidence.of(repo_art, f"repository: {repo}")]
     if _REMOTE.match(repo) and not repo.startswith("local:"):
         match = _URL_HOST.search(repo)
@@ -241,9 +236,7 @@ def backup_separate_failure_domain(snap, vm, policy):
             return v.failed(expected, f"repository {repo} is on this host ({host})", evidence,
                             reason="a remote-style URL that points back at this host")
         return v.passed(expected, f"remote repository on {host or repo}", evidence)
-    art, end = artifacts.required_file(snap, MOUNTINFO, expected, "the mount table is unreadable")
-    if end:
-        return end
+    art = artifacts.required_file(snap, MOUNTINFO, expected, "the mount table is unreadable")
     path = repo.removeprefix("local:")
     table = mounts(art.stdout)
     target = mount_of(path, table)
@@ -273,14 +266,13 @@ def restore_records(text: str) -> tuple[list[tuple[int, dict]], list[int]]:
 
 
 @control("BKP-007", needs=lambda policy: [("cat", policy["restore_test_log"])])
+@artifacts.ends
 def restore_tested(snap, vm, policy):
     path, days, scope = (policy["restore_test_log"], policy["restore_test_max_age_days"],
                          policy["restore_test_scope"])
     expected = (f"{path}: a successful, boot-verified restore test at most {days} days old "
                 + (f"for each of {', '.join(scope)}" if scope else "of any VM"))
-    art, end = artifacts.required_file(snap, path, expected, "no restore test is recorded")
-    if end:
-        return end
+    art = artifacts.required_file(snap, path, expected, "no restore test is recorded")
     try:
         collected = _when(snap.started)
     except ValueError:
@@ -315,20 +307,17 @@ def restore_tested(snap, vm, policy):
 QCONF = "/etc/libvirt/qemu.conf"
 
 
-def _backup_tls_verify(snap) -> tuple[str, v.Evidence | None] | v.Verdict:
+def _backup_tls_verify(snap) -> tuple[str, v.Evidence]:
     """qemu.conf's effective backup_tls_x509_verify ('1' or '0') and its evidence; an
-    unset key falls back to default_tls_x509_verify, then to 1 (libvirt >= 6.10)."""
-    art = snap.file(QCONF)
+    unset key falls back to default_tls_x509_verify, then to 1 (libvirt >= 6.10).
+    End when qemu.conf was not collected, is unreadable or does not parse."""
+    art = artifacts.optional_file(snap, QCONF)
     if art is None:
-        return v.error(f"{QCONF} was not collected")
-    if artifacts.is_absent(art):
-        return "1", v.Evidence.of(art, f"{QCONF}: absent (built-in default 1)")
-    if not art.ok:
-        return artifacts.failure(art, QCONF)
+        return "1", v.Evidence.of(snap.file(QCONF), f"{QCONF}: absent (built-in default 1)")
     try:
         conf = libvirt_grammar.parse(art.stdout)
     except libvirt_grammar.ConfSyntaxError as exc:
-        return v.error(f"{QCONF}: {exc}", [v.Evidence.of(art, str(exc))])
+        raise artifacts.End(v.error(f"{QCONF}: {exc}", [v.Evidence.of(art, str(exc))]))
     for key in ("backup_tls_x509_verify", "default_tls_x509_verify"):
         if key in conf:
             return str(conf[key].value), v.Evidence.of(art, f"{QCONF}:{conf[key].line}: {conf[key].text}")
@@ -336,6 +325,7 @@ def _backup_tls_verify(snap) -> tuple[str, v.Evidence | None] | v.Verdict:
 
 
 @control("BKP-008", needs=lambda policy: [("cat", f"{policy['backup_job_dir']}/{{vm}}.xml"), ("cat", QCONF)])
+@artifacts.ends
 def backup_export_protected(snap, vm, policy):
     path = f"{policy['backup_job_dir']}/{vm}.xml"
     expected = ("push mode, or pull mode over transport='unix' or with tls='yes' and client "
@@ -367,10 +357,7 @@ def backup_export_protected(snap, vm, policy):
     if server is None or server.get("tls") != "yes":
         return v.failed(expected, f"pull mode over {transport} without TLS", evidence,
                         reason="the NBD export of the guest's disks is readable unencrypted by anyone who can connect")
-    found = _backup_tls_verify(snap)
-    if isinstance(found, v.Verdict):
-        return found
-    verify, conf_evidence = found
+    verify, conf_evidence = _backup_tls_verify(snap)
     evidence.append(conf_evidence)
     if verify != "1":
         return v.failed(expected, f"pull mode over TLS, backup_tls_x509_verify = {verify}", evidence,

@@ -22,12 +22,11 @@ def covers(allowed: str, os_id: str, version: str) -> bool:
 
 
 @control("HOST-001", needs=[("cat", fam.OS_RELEASE)])
+@artifacts.ends
 def supported_release(snap, vm, policy):
     allowed = policy["supported_releases"]
     expected = f"ID VERSION_ID in [{', '.join(allowed)}] and not past vendor end of support"
-    art, end = artifacts.required_file(snap, fam.OS_RELEASE, expected, "the release cannot be established")
-    if end:
-        return end
+    art = artifacts.required_file(snap, fam.OS_RELEASE, expected, "the release cannot be established")
     fields = fam.os_release_lines(art.stdout)
     os_id, version = fields.get("ID", (0, ""))[1], fields.get("VERSION_ID", (0, ""))[1]
     release = f"{os_id} {version}".strip()
@@ -277,9 +276,7 @@ def package_signatures_enforced(snap, vm, policy):
                             reason="apt installs packages from these sources without checking signatures")
         return v.passed(expected, "signature checks not overridden", evidence)
     expected = "gpgcheck=1 in dnf.conf [main] and in (or inherited by) every enabled repository"
-    conf, end = artifacts.required_file(snap, DNF_CONF, expected, "no dnf.conf: gpgcheck defaults to off")
-    if end:
-        return end
+    conf = artifacts.required_file(snap, DNF_CONF, expected, "no dnf.conf: gpgcheck defaults to off")
     repos_art = snap.get("cmd:dnf_repos")
     repo_hits = host_state.grep_lines(repos_art, "/etc/yum.repos.d")
     main = ini_sections([(f"{DNF_CONF}:{n}", t) for n, t in enumerate(conf.stdout.splitlines(), 1)]).get("main", {})
@@ -461,6 +458,7 @@ def faillock_deny(conf_text: str, pam_lines) -> tuple[int, str]:
 
 
 @control("HOST-013", needs=[("cat", FAILLOCK_CONF), *[("cat", p) for ps in PAM_AUTH_FILES.values() for p in ps]])
+@artifacts.ends
 def failed_login_lockout(snap, vm, policy):
     limit = policy["faillock_deny_max"]
     expected = f"pam_faillock in the auth stack; deny <= {limit}"
@@ -469,9 +467,7 @@ def failed_login_lockout(snap, vm, policy):
         return v.error(f"cannot tell the distribution family of {snap.host}")
     evidence, missing, faillock_lines = [], [], []
     for path in PAM_AUTH_FILES[family]:
-        art, end = artifacts.required_file(snap, path, expected, f"no {path}: the auth stack is unknown")
-        if end:
-            return end
+        art = artifacts.required_file(snap, path, expected, f"no {path}: the auth stack is unknown")
         lines = [(n, line) for n, line in pam_modules(art.stdout) if "pam_faillock.so" in line]
         evidence.append(v.Evidence.of(art, "\n".join(f"{path}:{n}: {line}" for n, line in lines)
                                       or f"{path}: no pam_faillock.so line"))
@@ -645,12 +641,11 @@ def mount_of(table: dict, path: str) -> str:
 
 
 @control("HOST-019", needs=[("cat", MOUNTINFO)])
+@artifacts.ends
 def dedicated_filesystems(snap, vm, policy):
     paths = policy["dedicated_mounts"]
     expected = f"{', '.join(paths)} each on a filesystem other than /"
-    art, end = artifacts.required_file(snap, MOUNTINFO, expected, "the mount table is unknown")
-    if end:
-        return end
+    art = artifacts.required_file(snap, MOUNTINFO, expected, "the mount table is unknown")
     table = mounts(art.stdout)
     if "/" not in table:
         return v.error(f"{MOUNTINFO} has no root mount")
@@ -687,11 +682,10 @@ def cpu_signature(text: str) -> tuple[str, str]:
 
 
 @control("HOST-020", needs=[("cat", CPUINFO)])
+@artifacts.ends
 def microcode_current(snap, vm, policy):
     table = policy["microcode_minimum"]
-    art, end = artifacts.required_file(snap, CPUINFO, "microcode >= policy microcode_minimum", "no /proc/cpuinfo")
-    if end:
-        return end
+    art = artifacts.required_file(snap, CPUINFO, "microcode >= policy microcode_minimum", "no /proc/cpuinfo")
     signature, revision = cpu_signature(art.stdout)
     minimum = table.get(signature)
     expected = f"microcode >= {minimum} for {signature}" if minimum else f"microcode >= the site baseline for {signature}"

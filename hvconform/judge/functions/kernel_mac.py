@@ -52,16 +52,6 @@ def mac_security_model(snap, vm, policy):
                     reason="no MAC security driver: QEMU processes run unconfined by SELinux/AppArmor")
 
 
-def _command(snap, name: str, what: str):
-    """(artifact, None) for a command that ran, else (None, its error verdict)."""
-    art = snap.get(f"cmd:{name}")
-    if art is None:
-        return None, v.error(f"{what} was not collected")
-    if not art.ok:
-        return None, artifacts.failure(art, what)
-    return art, None
-
-
 # -- SELinux (RHEL family) ------------------------------------------------------------
 SELINUX_CONFIG = "/etc/selinux/config"
 
@@ -78,15 +68,12 @@ def selinux_config(text: str) -> dict[str, tuple[int, str]]:
 
 
 @control("KMAC-001", needs=[("getenforce", ""), ("cat", SELINUX_CONFIG)])
+@artifacts.ends
 def selinux_enforcing(snap, vm, policy):
     expected = f"getenforce: Enforcing; {SELINUX_CONFIG}: SELINUX=enforcing"
-    mode_art, end = _command(snap, "getenforce", "getenforce")
-    if end:
-        return end
-    conf, end = artifacts.required_file(snap, SELINUX_CONFIG, expected,
-                                      "no SELinux configuration: nothing sets enforcing for the next boot")
-    if end:
-        return end
+    mode_art = artifacts.output(snap, "getenforce", "getenforce")
+    conf = artifacts.required_file(snap, SELINUX_CONFIG, expected,
+                                   "no SELinux configuration: nothing sets enforcing for the next boot")
     running = mode_art.stdout.strip()
     line, configured = selinux_config(conf.stdout).get("SELINUX", (None, "unset"))
     evidence = [v.Evidence.of(mode_art, f"getenforce: {running}"),
@@ -115,12 +102,11 @@ SELINUX_OFF_PARAMS = ("selinux=0", "enforcing=0")
 
 
 @control("KMAC-002", needs=[("sestatus", ""), ("cat", kernel_cmdline.PATH)])
+@artifacts.ends
 def selinux_policy_mcs(snap, vm, policy):
     expected = ("sestatus: Loaded policy name targeted (or mls), Policy MLS status enabled; "
                 "no selinux=0 / enforcing=0 on the kernel command line")
-    status, end = _command(snap, "sestatus", "sestatus")
-    if end:
-        return end
+    status = artifacts.output(snap, "sestatus", "sestatus")
     cmd = snap.file(kernel_cmdline.PATH)
     if cmd is None:
         return v.error(f"{kernel_cmdline.PATH} was not collected")
@@ -258,11 +244,10 @@ VIRT_DOMAINS = ("svirt_t", "svirt_tcg_t", "virtqemud_t", "virtd_t", "virtlogd_t"
 
 
 @control("KMAC-009", needs=[("semanage_permissive", "")])
+@artifacts.ends
 def virt_domains_enforced(snap, vm, policy):
     expected = "none of " + ", ".join(VIRT_DOMAINS) + " in `semanage permissive -l`"
-    art, end = _command(snap, "semanage_permissive", "semanage permissive -l")
-    if end:
-        return end
+    art = artifacts.output(snap, "semanage_permissive", "semanage permissive -l")
     permissive = [line.strip() for line in art.stdout.splitlines()
                   if re.fullmatch(r"\w+_t", line.strip())]
     found = [t for t in permissive if t in VIRT_DOMAINS]
@@ -301,6 +286,7 @@ def _vm_profile(snap, vm) -> str | None:
 
 
 @control("KMAC-003", needs=[("cat", AA_ENABLED), ("cat", AA_PROFILES)])
+@artifacts.ends
 def apparmor_svirt(snap, vm, policy):
     expected = (f"{AA_ENABLED} Y; libvirtd (or virtqemud) and virt-aa-helper profiles in enforce mode; "
                 "the running VM's libvirt-<uuid> profile in enforce mode")
@@ -316,10 +302,8 @@ def apparmor_svirt(snap, vm, policy):
     if enabled.stdout.strip() != "Y":
         return v.failed(expected, f"AppArmor enabled = {enabled.stdout.strip()}", evidence,
                         reason="AppArmor is built in but disabled (apparmor=0 or not in the LSM list)")
-    art, end = artifacts.required_file(snap, AA_PROFILES, expected,
-                                     "securityfs lists no AppArmor profiles (not mounted, or policy not loaded)")
-    if end:
-        return end
+    art = artifacts.required_file(snap, AA_PROFILES, expected,
+                                  "securityfs lists no AppArmor profiles (not mounted, or policy not loaded)")
     profiles = aa_profiles(art.stdout)
     wanted = {"daemon": [p for p in DAEMON_PROFILES if p in profiles],
               "virt-aa-helper": [p for p in profiles if p == "virt-aa-helper" or p.endswith("/virt-aa-helper")]}
@@ -380,13 +364,12 @@ MODULE_TAINTS = {0: "proprietary module (P)", 12: "out-of-tree module (O)", 13: 
 
 
 @control("KMAC-019", needs=[("cat", TAINTED), ("cat", MODULES)])
+@artifacts.ends
 def kernel_untainted(snap, vm, policy):
     gpus = policy["passthrough_gpu_drivers"]
     expected = (f"{TAINTED}: bits 0 (P), 12 (O) and 13 (E) clear; none of {', '.join(gpus)} loaded"
                 if gpus else f"{TAINTED}: bits 0 (P), 12 (O) and 13 (E) clear")
-    taint, end = artifacts.required_file(snap, TAINTED, expected, "the kernel does not report its taint")
-    if end:
-        return end
+    taint = artifacts.required_file(snap, TAINTED, expected, "the kernel does not report its taint")
     mods = snap.file(MODULES)
     if mods is None:
         return v.error(f"{MODULES} was not collected")

@@ -93,16 +93,17 @@ AUDIT_RULES = "/etc/audit/audit.rules"
 
 
 def _audit_tool(snap, key: str, what: str):
-    """The artifact of an audit tool, or the verdict that ends the check: not installed
-    means no audit rules and no records, a fact (fail); other failures are errors."""
+    """The artifact of an audit tool, whatever its exit code; End when not collected
+    (error) or not installed, which means no audit rules and no records: a fact (fail).
+    Callers judge its other failures, which differ by tool."""
     art = snap.get(key)
     if art is None:
-        return None, v.error(f"{what} was not collected")
+        raise artifacts.End(v.error(f"{what} was not collected"))
     if art.rc == 127:
-        return None, v.failed(f"{what} answers", "audit userspace tools not installed",
-                              [v.Evidence.of(art, art.stderr.strip() or "command not found")],
-                              reason="no auditd tools: nothing is audited on this host")
-    return art, None
+        raise artifacts.End(v.failed(f"{what} answers", "audit userspace tools not installed",
+                                     [v.Evidence.of(art, art.stderr.strip() or "command not found")],
+                                     reason="no auditd tools: nothing is audited on this host"))
+    return art
 
 
 def virt_records(text: str) -> list[dict]:
@@ -117,12 +118,11 @@ def virt_records(text: str) -> list[dict]:
 
 
 @control("LOG-003", needs=[("ausearch_virt", "")])
+@artifacts.ends
 def virt_audit_records(snap, vm, policy):
     running = [d.name for d in snap.domains if d.running]
     expected = "VIRT_CONTROL op=start and VIRT_MACHINE_ID records since boot for every running VM"
-    art, end = _audit_tool(snap, AUSEARCH, "ausearch")
-    if end:
-        return end
+    art = _audit_tool(snap, AUSEARCH, "ausearch")
     if not art.ok and "<no matches>" not in art.stdout + art.stderr:
         return artifacts.failure(art, "ausearch")
     records = virt_records(art.stdout)
@@ -167,21 +167,19 @@ def audit_rules(text: str) -> list[dict]:
 
 
 def _rules(snap):
-    art, end = _audit_tool(snap, AUDITCTL_RULES, "auditctl -l")
-    if end:
-        return None, None, end
+    """(artifact, rules) of `auditctl -l`; End when it did not answer."""
+    art = _audit_tool(snap, AUDITCTL_RULES, "auditctl -l")
     if not art.ok:
-        return None, None, artifacts.failure(art, "auditctl -l")
-    return art, audit_rules(art.stdout), None
+        raise artifacts.End(artifacts.failure(art, "auditctl -l"))
+    return art, audit_rules(art.stdout)
 
 
 @control("LOG-004", needs=[("auditctl_rules", "")])
+@artifacts.ends
 def audit_watches(snap, vm, policy):
     wanted = [(p, "wa") for p in policy["audit_watch_paths"]] + [(p, "x") for p in policy["audit_exec_paths"]]
     expected = "audit watches: " + ", ".join(f"{p} -p {perm}" for p, perm in wanted)
-    art, rules, end = _rules(snap)
-    if end:
-        return end
+    art, rules = _rules(snap)
     lines, missing = [], []
     for path, perms in wanted:
         hit = next((r for r in rules if (r["watch"] or "").rstrip("/") == path.rstrip("/")
@@ -200,11 +198,10 @@ MODULE_SYSCALLS = ("init_module", "finit_module", "delete_module")
 
 
 @control("LOG-005", needs=[("auditctl_rules", "")])
+@artifacts.ends
 def module_load_audited(snap, vm, policy):
     expected = "audit rules for " + ", ".join(MODULE_SYSCALLS)
-    art, rules, end = _rules(snap)
-    if end:
-        return end
+    art, rules = _rules(snap)
     hits = [r for r in rules if r["syscalls"] & set(MODULE_SYSCALLS) and "always,exit" in r["line"]]
     covered = set().union(*(r["syscalls"] for r in hits)) if hits else set()
     missing = [s for s in MODULE_SYSCALLS if s not in covered]
@@ -216,18 +213,15 @@ def module_load_audited(snap, vm, policy):
 
 
 @control("LOG-006", needs=[("auditctl_status", ""), ("cat", AUDIT_RULES)])
+@artifacts.ends
 def audit_immutable(snap, vm, policy):
     expected = f"auditctl -s: enabled 2; last rule of {AUDIT_RULES}: -e 2"
-    art, end = _audit_tool(snap, AUDITCTL_STATUS, "auditctl -s")
-    if end:
-        return end
+    art = _audit_tool(snap, AUDITCTL_STATUS, "auditctl -s")
     if not art.ok:
         return artifacts.failure(art, "auditctl -s")
     enabled = next((line.split()[1] for line in art.stdout.splitlines()
                     if line.startswith("enabled ") and len(line.split()) > 1), "?")
-    rules, end = artifacts.required_file(snap, AUDIT_RULES, expected, "no persistent audit rules")
-    if end:
-        return end
+    rules = artifacts.required_file(snap, AUDIT_RULES, expected, "no persistent audit rules")
     body = [(n, line.strip()) for n, line in enumerate(rules.stdout.splitlines(), 1)
             if line.strip() and not line.strip().startswith("#")]
     last = body[-1] if body else (0, "(no rules)")
@@ -558,6 +552,7 @@ AUDITD_CONF = "/etc/audit/auditd.conf"
 
 
 @control("LOG-015", needs=[("cat", AUDITD_CONF), ("df_audit", "")])
+@artifacts.ends
 def audit_storage_actions(snap, vm, policy):
     rules = {"max_log_file_action": policy["audit_max_log_file_actions"],
              "space_left_action": policy["audit_space_left_actions"],
@@ -566,9 +561,7 @@ def audit_storage_actions(snap, vm, policy):
              "disk_error_action": policy["audit_disk_full_actions"]}
     expected = "; ".join(f"{k} in {'/'.join(val)}" for k, val in rules.items()) + \
         "; free space >= max_log_file x num_logs"
-    conf, end = artifacts.required_file(snap, AUDITD_CONF, expected, "auditd is not configured")
-    if end:
-        return end
+    conf = artifacts.required_file(snap, AUDITD_CONF, expected, "auditd is not configured")
     settings = _settings(conf.stdout)
     wrong = [f"{k} = {settings.get(k, 'unset')}" for k, allowed in rules.items()
              if settings.get(k, "").lower() not in allowed]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hvconform.model import verdict as v
+from hvconform.judge.read import artifacts
 from hvconform.judge.read import guests as guests_mod
 from hvconform.judge.fleet.analyses import ANALYSES, HostView
 from hvconform.inputs.policy import policy_of
@@ -54,11 +55,12 @@ def outcomes(check, snapshots: dict) -> list[Outcome]:
         if snap.status not in (COLLECTED, PARTIAL):
             errors.append(Outcome(name, v.error(f"host not collected ({snap.status}): {snap.error}")))
             continue
-        guests, problem = guests_mod.guests_of(snap)
-        if problem:
-            errors.append(Outcome(name, v.error(f"{name}: {problem}")))
-        else:
-            views.append(HostView(snap, guests, policy_of(snap)))
+        try:
+            guests = guests_mod.guests_of(snap)
+        except artifacts.End as end:   # an inventory outcome says which host it is about
+            errors.append(Outcome(name, v.error(f"{name}: {end.verdict.reason}")))
+            continue
+        views.append(HostView(snap, guests, policy_of(snap)))
     try:
         result = spec.function(views)
     except Exception as exc:  # a judging bug must show as an error verdict, not vanish

@@ -23,31 +23,13 @@ def failure(art, what: str) -> v.Verdict:
     return v.error(f"{what}: command failed (rc {art.rc}): {detail}", [v.Evidence.of(art, art.stderr)])
 
 
-def required_file(snap, path: str, expected: str, absent_reason: str, absent_actual=None):
-    """Read a file a check cannot do without: (artifact, None) when it was read, else
-    (None, the verdict that ends the check): not collected or unreadable -> error,
-    absent -> fail with `absent_reason`.
-
-        art, end = reading.required_file(snap, "/etc/os-release", expected, "release unknown")
-        if end: return end
-    """
-    art = snap.file(path)
-    if art is None:
-        return None, v.error(f"{path} was not collected")
-    if is_absent(art):
-        return None, v.failed(expected, absent_actual or f"no {path}",
-                              [v.Evidence.of(art, art.stderr.strip())], reason=absent_reason)
-    if not art.ok:
-        return None, failure(art, path)
-    return art, None
-
-
 # ---- reading straight through: a missing artifact ends the check with its verdict ----
 
 class End(Exception):
     """A verdict that ends a check early (not collected, unreadable, not applicable):
-    a bespoke check decorated with `ends` reads straight through and raises this
-    where it cannot go on, instead of testing a returned error after every read."""
+    the one way judging code stops early. Readers raise it where a check cannot go on;
+    a check function decorated with `ends` (or a kind's judge, catching it in one
+    place) reads straight through instead of testing a returned error after every read."""
 
     def __init__(self, verdict: v.Verdict):
         super().__init__(verdict.reason)
@@ -55,7 +37,7 @@ class End(Exception):
 
 
 def ends(fn):
-    """Decorator for bespoke checks: an End raised inside becomes the check's verdict."""
+    """Decorator for check functions: an End raised inside becomes the check's verdict."""
     def run(snap, vm, policy):
         try:
             return fn(snap, vm, policy)
@@ -75,6 +57,21 @@ def output(snap, name: str, what: str, absent_ok: bool = False):
     if art.ok or (absent_ok and is_absent(art)):
         return art
     raise End(failure(art, what))
+
+
+def required_file(snap, path: str, expected: str, absent_reason: str, absent_actual=None):
+    """A file's artifact, for a file a check cannot do without: End when not collected
+    or unreadable (error), and when absent (fail with `absent_reason`; `absent_actual`
+    says what was found instead, by default "no <path>")."""
+    art = snap.file(path)
+    if art is None:
+        raise End(v.error(f"{path} was not collected"))
+    if is_absent(art):
+        raise End(v.failed(expected, absent_actual or f"no {path}",
+                           [v.Evidence.of(art, art.stderr.strip())], reason=absent_reason))
+    if not art.ok:
+        raise End(failure(art, path))
+    return art
 
 
 def optional_file(snap, path: str):
