@@ -13,7 +13,8 @@ from hvconform.inputs.policy import DEFAULTS, policy_of
 from hvconform.judge.functions import (backup, crypto, host_access, host_packages,  # noqa: F401
                                        host_platform, host_services, isolation_cpu,
                                        isolation_devices, isolation_resources, kernel_mac,
-                                       libvirt, logging, network, qemu)
+                                       libvirt, logging, network_bridges, network_consoles,
+                                       network_exposure, network_virtual, qemu)
 from hvconform.judge.functions.registry import REGISTRY
 
 KIND = "function"

@@ -7,6 +7,8 @@ the two are told apart by stderr, which collection keeps with the artifact.
 
 from __future__ import annotations
 
+import json
+
 from hvconform.model import verdict as v
 from hvconform.judge.read import xmlsafe
 
@@ -74,6 +76,17 @@ def required_file(snap, path: str, expected: str, absent_reason: str, absent_act
     return art
 
 
+def json_output(snap, name: str, what: str):
+    """(artifact, parsed JSON) of a declared command (empty output is []); End when
+    not collected, failed, or the JSON is malformed."""
+    art = output(snap, name, what)
+    try:
+        return art, json.loads(art.stdout or "[]")
+    except ValueError as exc:
+        raise End(v.error(f"{what} printed malformed JSON: {exc}", [v.Evidence.of(art)]))
+
+
+
 def optional_file(snap, path: str):
     """A file's artifact, None when the path does not exist; End when not collected
     or unreadable."""
@@ -109,6 +122,13 @@ def domain_root(snap, name: str, live: bool = False):
         return xmlsafe.parse(art.stdout), art
     except xmlsafe.XMLError as exc:
         raise End(v.error(f"domain {name}: {which} XML is malformed: {exc}", [v.Evidence.of(art, str(exc))]))
+
+
+def all_domains(snap) -> dict:
+    """{name: root} of every domain's inactive XML; End when any cannot be read (unlike
+    parsed_domains, which leaves such a domain to its per-VM rows)."""
+    return {d.name: domain_root(snap, d.name)[0] for d in snap.domains}
+
 
 
 def problems_verdict(expected: str, problems: list[str], ok_actual: str, evidence, subject: str = "") -> v.Verdict:
