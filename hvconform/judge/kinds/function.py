@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from hvconform.inputs.policy import DEFAULTS, policy_of
 # Every domain's functions register themselves when imported.
-from hvconform.judge.functions import (backup, crypto, host_access, host_packages,  # noqa: F401
+from hvconform.judge.functions import (backup, crypto_boot, crypto_storage,  # noqa: F401
+                                       crypto_transport, host_access, host_packages,
                                        host_platform, host_services, isolation_cpu,
                                        isolation_devices, isolation_resources, kernel_mac,
                                        libvirt, logging, network_bridges, network_consoles,
