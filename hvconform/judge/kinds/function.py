@@ -14,7 +14,8 @@ from hvconform.judge.functions import (backup, crypto_boot, crypto_storage,  # n
                                        crypto_transport, host_access, host_packages,
                                        host_platform, host_services, isolation_cpu,
                                        isolation_devices, isolation_resources, kernel_mac,
-                                       libvirt, logging, network_bridges, network_consoles,
+                                       libvirt, logging_audit, logging_forwarding,
+                                       logging_monitoring, network_bridges, network_consoles,
                                        network_exposure, network_virtual, qemu)
 from hvconform.judge.functions.registry import REGISTRY
 
