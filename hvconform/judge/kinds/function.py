@@ -13,9 +13,9 @@ from hvconform.inputs.policy import DEFAULTS, policy_of
 from hvconform.judge.functions import (backup, crypto_boot, crypto_storage,  # noqa: F401
                                        crypto_transport, host_access, host_packages,
                                        host_platform, host_services, isolation_cpu,
-                                       isolation_devices, isolation_resources, kernel_mac,
+                                       isolation_devices, isolation_resources, kernel_hardening,
                                        libvirt, logging_audit, logging_forwarding,
-                                       logging_monitoring, network_bridges, network_consoles,
+                                       logging_monitoring, mac_confinement, network_bridges, network_consoles,
                                        network_exposure, network_virtual, qemu)
 from hvconform.judge.functions.registry import REGISTRY
 
