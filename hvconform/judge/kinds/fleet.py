@@ -1,5 +1,6 @@
 """A control judged over every host of the inventory at once (applies_to: inventory):
-the isolation analyses of hvconform/judge/fleet/analyses.py.
+the isolation analyses of hvconform/judge/fleet/ (registered in registry.py, one
+module per theme).
 
     check: {kind: inventory, analysis: shared_disks}
 
@@ -19,7 +20,9 @@ from dataclasses import dataclass, field
 from hvconform.model import verdict as v
 from hvconform.judge.read import artifacts
 from hvconform.judge.read import guests as guests_mod
-from hvconform.judge.fleet.analyses import ANALYSES, HostView
+# Every analysis registers itself when its module is imported. A new module must be added here.
+from hvconform.judge.fleet import cpu_sharing, disks_and_segments, levels_and_labels  # noqa: F401
+from hvconform.judge.fleet.registry import ANALYSES, HostView
 from hvconform.inputs.policy import policy_of
 from hvconform.model.snapshot import COLLECTED, PARTIAL
 
