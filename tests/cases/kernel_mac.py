@@ -2,7 +2,7 @@
 
 from tests.cases import *  # noqa: F403
 
-# RHEL fixtures follow documented output formats (hvconform/judge/functions/kernel_mac.py
+# RHEL fixtures follow documented output formats (hvconform/judge/functions/mac_confinement.py
 # names each source): os-release(5), getenforce(8), sestatus(8), getsebool(8),
 # semanage-permissive(8), stat(1) %C, formatdomain.rst 'Security label'.
 RHEL = {"/etc/os-release": 'NAME="Red Hat Enterprise Linux"\nID="rhel"\nID_LIKE="fedora"\nVERSION_ID="9.4"\n'}

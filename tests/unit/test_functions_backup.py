@@ -5,7 +5,8 @@ from hvconform.inputs import catalog
 from hvconform.judge import engine
 from hvconform.model import verdict as v
 from hvconform.judge.kinds import function as function_kind
-from hvconform.judge.functions.backup import mount_of, mounts, snapshot_facts
+from hvconform.judge.functions.backup_coverage import snapshot_facts
+from hvconform.judge.functions.backup_protection import mount_of, mounts
 from tests.cases import vm
 from tests.cases.backup import (DISK_RECORD, JOB, KEY, MOUNTINFO, PULL, REMOTE, REPOSITORY, RESTORE_LOG,
                                 restore, snapshot)

@@ -5,7 +5,7 @@ import pytest
 
 from hvconform.model import verdict as v
 from hvconform.judge.kinds import function as function_kind
-from hvconform.judge.functions import host
+from hvconform.judge.functions import host_packages, host_platform
 from hvconform.judge.read import host_state
 from hvconform.judge.read.package_versions import dpkg_cmp, rpm_cmp
 from tests.snapshots import snap
@@ -119,12 +119,12 @@ def test_dnf_without_cache_is_an_error():
 
 
 def test_apt_suites_of_ubuntu_count_as_security():
-    assert host.apt_security_updates("libssl3/jammy-updates,jammy-security 3.0.2-0ubuntu1.15 amd64 [upgradable from: x]\n")
+    assert host_packages.apt_security_updates("libssl3/jammy-updates,jammy-security 3.0.2-0ubuntu1.15 amd64 [upgradable from: x]\n")
 
 
 def test_kernel_release_order_is_numeric():
-    assert max(["6.1.0-9-amd64", "6.1.0-18-amd64"], key=host.release_key) == "6.1.0-18-amd64"
-    assert host.boot_kernels("vmlinuz-0-rescue-abc\nvmlinuz-5.14.0-427.el9.x86_64\ninitramfs-x.img\n") \
+    assert max(["6.1.0-9-amd64", "6.1.0-18-amd64"], key=host_packages.release_key) == "6.1.0-18-amd64"
+    assert host_packages.boot_kernels("vmlinuz-0-rescue-abc\nvmlinuz-5.14.0-427.el9.x86_64\ninitramfs-x.img\n") \
         == ["5.14.0-427.el9.x86_64"]
 
 
@@ -165,7 +165,7 @@ def test_apt_overrides_ignore_comments_and_false_values():
             '/etc/apt/apt.conf.d/10x:3:Dir::Etc::Trusted "trusted.gpg";',
             '/etc/apt/sources.list.d/d.sources:9:Trusted: yes',
             '/etc/apt/sources.list:1:deb [allow-insecure=yes] http://mirror.example/debian bookworm main']
-    assert host.apt_trust_overrides(hits) == hits[3:]
+    assert host_packages.apt_trust_overrides(hits) == hits[3:]
 
 
 def test_grep_permission_problem_is_an_error():
@@ -209,7 +209,7 @@ def test_grub2_user_cfg_on_rhel():
 def test_aide_coverage_and_exclusions():
     rules = ["/etc/aide.conf:10:/etc CONTENT_EX", "/etc/aide.conf:11:!/etc/libvirt/qemu/autostart",
              "/etc/aide.conf:12:!/etc/pki"]
-    found = host.aide_coverage(rules, ["/etc/libvirt", "/etc/pki/qemu"])
+    found = host_platform.aide_coverage(rules, ["/etc/libvirt", "/etc/pki/qemu"])
     assert found["/etc/libvirt"] and found["/etc/pki/qemu"] is None
 
 

@@ -1,12 +1,13 @@
 """Bespoke kernel_mac checks: SELinux (RHEL family) and AppArmor (Debian family) parsing,
 sVirt labels, boot parameters, taint and modprobe rules. RHEL outputs follow the formats
-documented in hvconform/judge/functions/kernel_mac.py."""
+documented in hvconform/judge/functions/mac_confinement.py and kernel_hardening.py."""
 
 from hvconform.inputs import catalog
 from hvconform.judge import engine
 from hvconform.model import verdict as v
 from hvconform.judge.kinds import function as function_kind
-from hvconform.judge.functions.kernel_mac import module_rules, selinux_config, sebooleans
+from hvconform.judge.functions.kernel_hardening import module_rules
+from hvconform.judge.functions.mac_confinement import selinux_config, sebooleans
 from tests.cases.kernel_mac import (AA_ENABLED, AA_PROFILES, BOOLEANS, PERMISSIVE, SESTATUS, SVIRT, UUID,
                                     apparmor, debian, rhel, svirt)
 from tests.snapshots import domain, snap

@@ -5,7 +5,7 @@ import pytest
 
 from hvconform.model import verdict as v
 from hvconform.judge.kinds import function as function_kind
-from hvconform.judge.functions import logging as logging_checks
+from hvconform.judge.functions import logging_audit, logging_forwarding
 from tests.cases.logging import AUDITD_OK, DF, JOURNALD, SOURCES_OK, journald
 from tests.snapshots import snap
 
@@ -27,7 +27,7 @@ def test_auditctl_without_root_is_an_error():
 
 
 def test_watches_in_syscall_form_count():
-    rules = logging_checks.audit_rules("-a always,exit -F arch=b64 -F dir=/etc/libvirt -F perm=wa -F key=virt\n")
+    rules = logging_audit.audit_rules("-a always,exit -F arch=b64 -F dir=/etc/libvirt -F perm=wa -F key=virt\n")
     assert rules[0]["watch"] == "/etc/libvirt" and rules[0]["perms"] == "wa"
 
 
@@ -61,8 +61,8 @@ def test_virt_records_of_a_running_vm_started_before_boot_window_fail():
       'StreamDriverAuthMode="x509/name" queue.type="LinkedList" action.resumeRetryCount="-1")'], True),
 ])
 def test_rsyslog_forwarding_forms(text, good):
-    actions = logging_checks.rsyslog_actions([(f"/etc/rsyslog.conf:{n}", t) for n, t in enumerate(text, 1)])
-    assert len(actions) == 1 and (logging_checks.tls_forwarding(actions[0][1]) == []) == good
+    actions = logging_forwarding.rsyslog_actions([(f"/etc/rsyslog.conf:{n}", t) for n, t in enumerate(text, 1)])
+    assert len(actions) == 1 and (logging_forwarding.tls_forwarding(actions[0][1]) == []) == good
 
 
 def test_forwarding_to_another_target_than_the_site_collector_fails():
@@ -144,5 +144,5 @@ def test_log002_reads_virtqemud_conf_on_a_modular_host():
              "/etc/libvirt/virtqemud.conf": "audit_level = 0\n", "/etc/libvirt/virtproxyd.conf": ""}
     s = snap(files=files, ps=PS_RHEL, cmds={"systemctl_libvirt_active": (3, RHEL_ACTIVE, ""),
                                            "systemctl_libvirt_sockets": (1, RHEL_UNITS, "")})
-    verdict = logging_checks.libvirt_audit_level(s, None, {})
+    verdict = logging_audit.libvirt_audit_level(s, None, {})
     assert verdict.status == v.FAIL and "virtqemud.conf" in verdict.evidence[0].excerpt

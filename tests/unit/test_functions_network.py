@@ -3,7 +3,7 @@ in tests/cases/network.py do not reach, RHEL hosts included."""
 
 from hvconform.model import verdict as v
 from hvconform.judge.kinds import function as function_kind
-from hvconform.judge.functions.network import listeners
+from hvconform.judge.functions.network_exposure import listeners
 from tests.cases.network import (ADDRS, BRIDGE_LINKS_OK, MGMT, NFT_DROP, NO_SYSTEMD, PS_PLAIN, SPICE_ANY,
                                  STORED, VNC_ANY, chain, link, links, net_xml, networks, nft, rule, table)
 from tests.snapshots import domain, snap

@@ -45,7 +45,7 @@ def test_metadata_in_the_site_namespace_wins_over_the_inventory():
     s = host(a=guest("a", tenant="acme", level="high"), b=domain(name="b"),
              c=domain(name="c", top=metadata("evil", "low", ns="urn:other")),
              facts={"vms": {"a": {"tenant": "other"}, "b": {"tenant": "globex", "security_level": "low"}}})
-    a, b, c = guests_of(s, effective(s.policy))[0]
+    a, b, c = guests_of(s, effective(s.policy))
     assert (a.tenant, a.level) == ("acme", "high")
     assert (b.tenant, b.level) == ("globex", "low")          # from the inventory's vms:
     assert (c.tenant, c.level) == (None, None)                 # another namespace is not ours
@@ -54,7 +54,7 @@ def test_metadata_in_the_site_namespace_wins_over_the_inventory():
 def test_a_site_namespace_from_policy():
     s = host(a=domain(name="a", top=metadata("acme", "high", ns="urn:example:sec")))
     s.policy = {"vm_metadata_namespace": "urn:example:sec"}
-    assert guests_of(s, effective(s.policy))[0][0].tenant == "acme"
+    assert guests_of(s, effective(s.policy))[0].tenant == "acme"
 
 
 def test_a_domain_whose_xml_is_missing_stops_the_host_with_an_error():

@@ -126,9 +126,7 @@ def kib(el) -> int:
 def memory_overcommit(snap, vm, policy):
     reserve = policy["host_memory_reserve_mib"]
     expected = f"sum of <memory> of running and autostart VMs <= MemTotal - {reserve} MiB (host reserve)"
-    art, end = artifacts.required_file(snap, MEMINFO, expected, "host memory unknown")
-    if end:
-        return end
+    art = artifacts.required_file(snap, MEMINFO, expected, "host memory unknown")
     match = re.search(r"^MemTotal:\s+(\d+) kB", art.stdout, re.M)
     if not match:
         return v.error(f"{MEMINFO} has no MemTotal line", [v.Evidence.of(art)])

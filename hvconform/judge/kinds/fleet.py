@@ -1,5 +1,6 @@
 """A control judged over every host of the inventory at once (applies_to: inventory):
-the isolation analyses of hvconform/judge/fleet/analyses.py.
+the isolation analyses of hvconform/judge/fleet/ (registered in registry.py, one
+module per theme).
 
     check: {kind: inventory, analysis: shared_disks}
 
@@ -17,8 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hvconform.model import verdict as v
+from hvconform.judge.read import artifacts
 from hvconform.judge.read import guests as guests_mod
-from hvconform.judge.fleet.analyses import ANALYSES, HostView
+# Every analysis registers itself when its module is imported. A new module must be added here.
+from hvconform.judge.fleet import cpu_sharing, disks_and_segments, levels_and_labels  # noqa: F401
+from hvconform.judge.fleet.registry import ANALYSES, HostView
 from hvconform.inputs import policy as site_policy
 from hvconform.model.snapshot import COLLECTED, PARTIAL
 
@@ -55,11 +59,12 @@ def outcomes(check, snapshots: dict) -> list[Outcome]:
             errors.append(Outcome(name, v.error(f"host not collected ({snap.status}): {snap.error}")))
             continue
         policy = site_policy.effective(snap.policy)   # once per host: guests and analyses share it
-        guests, problem = guests_mod.guests_of(snap, policy)
-        if problem:
-            errors.append(Outcome(name, v.error(f"{name}: {problem}")))
-        else:
-            views.append(HostView(snap, guests, policy))
+        try:
+            guests = guests_mod.guests_of(snap, policy)
+        except artifacts.End as end:   # an inventory outcome says which host it is about
+            errors.append(Outcome(name, v.error(f"{name}: {end.verdict.reason}")))
+            continue
+        views.append(HostView(snap, guests, policy))
     try:
         result = spec.function(views)
     except Exception as exc:  # a judging bug must show as an error verdict, not vanish

@@ -3,16 +3,25 @@
     check: {kind: function, function: supported_release}
 
 Most controls are of this kind: what a data row cannot say is a function of the
-snapshot, registered with `@control("ID", needs=...)` in the domain's module.
+snapshot, registered with `@control("ID", needs=...)` in a module of
+hvconform/judge/functions/ named for its domain and theme (host_packages.py).
 """
 
 from __future__ import annotations
 
 from hvconform.inputs import policy as site_policy
-# Every domain's functions register themselves when imported.
-from hvconform.judge.functions import (backup, crypto, host, isolation_cpu,  # noqa: F401
-                                       isolation_devices, isolation_resources, kernel_mac,
-                                       libvirt, logging, network, qemu)
+# Every module's functions register themselves when imported: one line per catalog domain
+# (kernel_mac: kernel_hardening and mac_confinement). A new module must be added here.
+from hvconform.judge.functions import (  # noqa: F401
+    backup_coverage, backup_protection,
+    crypto_boot, crypto_storage, crypto_transport,
+    host_access, host_packages, host_platform, host_services,
+    isolation_cpu, isolation_devices, isolation_resources,
+    kernel_hardening, mac_confinement,
+    libvirt,
+    logging_audit, logging_forwarding, logging_monitoring,
+    network_bridges, network_consoles, network_exposure, network_virtual,
+    qemu)
 from hvconform.judge.functions.registry import REGISTRY
 
 KIND = "function"

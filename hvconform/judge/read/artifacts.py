@@ -7,6 +7,8 @@ the two are told apart by stderr, which collection keeps with the artifact.
 
 from __future__ import annotations
 
+import json
+
 from hvconform.model import verdict as v
 from hvconform.judge.read import xmlsafe
 
@@ -23,31 +25,13 @@ def failure(art, what: str) -> v.Verdict:
     return v.error(f"{what}: command failed (rc {art.rc}): {detail}", [v.Evidence.of(art, art.stderr)])
 
 
-def required_file(snap, path: str, expected: str, absent_reason: str, absent_actual=None):
-    """Read a file a check cannot do without: (artifact, None) when it was read, else
-    (None, the verdict that ends the check): not collected or unreadable -> error,
-    absent -> fail with `absent_reason`.
-
-        art, end = reading.required_file(snap, "/etc/os-release", expected, "release unknown")
-        if end: return end
-    """
-    art = snap.file(path)
-    if art is None:
-        return None, v.error(f"{path} was not collected")
-    if is_absent(art):
-        return None, v.failed(expected, absent_actual or f"no {path}",
-                              [v.Evidence.of(art, art.stderr.strip())], reason=absent_reason)
-    if not art.ok:
-        return None, failure(art, path)
-    return art, None
-
-
 # ---- reading straight through: a missing artifact ends the check with its verdict ----
 
 class End(Exception):
     """A verdict that ends a check early (not collected, unreadable, not applicable):
-    a bespoke check decorated with `ends` reads straight through and raises this
-    where it cannot go on, instead of testing a returned error after every read."""
+    the one way judging code stops early. Readers raise it where a check cannot go on;
+    a check function decorated with `ends` (or a kind's judge, catching it in one
+    place) reads straight through instead of testing a returned error after every read."""
 
     def __init__(self, verdict: v.Verdict):
         super().__init__(verdict.reason)
@@ -55,7 +39,7 @@ class End(Exception):
 
 
 def ends(fn):
-    """Decorator for bespoke checks: an End raised inside becomes the check's verdict."""
+    """Decorator for check functions: an End raised inside becomes the check's verdict."""
     def run(snap, vm, policy):
         try:
             return fn(snap, vm, policy)
@@ -75,6 +59,32 @@ def output(snap, name: str, what: str, absent_ok: bool = False):
     if art.ok or (absent_ok and is_absent(art)):
         return art
     raise End(failure(art, what))
+
+
+def required_file(snap, path: str, expected: str, absent_reason: str, absent_actual=None):
+    """A file's artifact, for a file a check cannot do without: End when not collected
+    or unreadable (error), and when absent (fail with `absent_reason`; `absent_actual`
+    says what was found instead, by default "no <path>")."""
+    art = snap.file(path)
+    if art is None:
+        raise End(v.error(f"{path} was not collected"))
+    if is_absent(art):
+        raise End(v.failed(expected, absent_actual or f"no {path}",
+                           [v.Evidence.of(art, art.stderr.strip())], reason=absent_reason))
+    if not art.ok:
+        raise End(failure(art, path))
+    return art
+
+
+def json_output(snap, name: str, what: str):
+    """(artifact, parsed JSON) of a declared command (empty output is []); End when
+    not collected, failed, or the JSON is malformed."""
+    art = output(snap, name, what)
+    try:
+        return art, json.loads(art.stdout or "[]")
+    except ValueError as exc:
+        raise End(v.error(f"{what} printed malformed JSON: {exc}", [v.Evidence.of(art)]))
+
 
 
 def optional_file(snap, path: str):
@@ -112,6 +122,13 @@ def domain_root(snap, name: str, live: bool = False):
         return xmlsafe.parse(art.stdout), art
     except xmlsafe.XMLError as exc:
         raise End(v.error(f"domain {name}: {which} XML is malformed: {exc}", [v.Evidence.of(art, str(exc))]))
+
+
+def all_domains(snap) -> dict:
+    """{name: root} of every domain's inactive XML; End when any cannot be read (unlike
+    parsed_domains, which leaves such a domain to its per-VM rows)."""
+    return {d.name: domain_root(snap, d.name)[0] for d in snap.domains}
+
 
 
 def problems_verdict(expected: str, problems: list[str], ok_actual: str, evidence, subject: str = "") -> v.Verdict:

@@ -7,7 +7,7 @@ per-VM checks alike (`security_level`, `is_sensitive`): an element `tenant` or
 `security-level` in policy `vm_metadata_namespace` under <metadata>, else the
 inventory's `vms:` entry of the host.
 
-    guests, problem = guests_of(snap, policy)  # problem: why the host cannot be analysed
+    guests = guests_of(snap, policy)     # artifacts.End: why the host cannot be analysed
     guests[0].ref, guests[0].tenant      # -> "weak/weak-tenant-a", "acme"
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from hvconform.model import verdict as v
-from hvconform.judge.read import xmlsafe
+from hvconform.judge.read import artifacts, xmlsafe
 
 FACTS = ("security-level", "tenant")   # element names in the site's metadata namespace
 
@@ -65,8 +65,9 @@ def differ(a: Guest, b: Guest) -> bool:
             or (a.level and b.level and a.level != b.level))
 
 
-def guests_of(snap, policy) -> tuple[list[Guest], str | None]:
-    """Every domain of the snapshot, or the reason the host cannot be analysed.
+def guests_of(snap, policy) -> list[Guest]:
+    """Every domain of the snapshot; End (an error naming the reason) when a domain's
+    XML is missing, unreadable or malformed, so the host cannot be analysed.
     `policy` is the host's effective policy (hvconform.inputs.policy.effective)."""
     namespace = policy["vm_metadata_namespace"]
     declared = (snap.facts or {}).get("vms") or {}
@@ -77,18 +78,18 @@ def guests_of(snap, policy) -> tuple[list[Guest], str | None]:
         wanted = [inactive] + ([live] if d.running else [])
         for art, what in zip(wanted, ("inactive", "live")):
             if art is None:
-                return [], f"the {what} XML of domain {d.name} was not collected"
+                raise artifacts.End(v.error(f"the {what} XML of domain {d.name} was not collected"))
             if not art.ok:
-                return [], (f"the {what} XML of domain {d.name} could not be read (rc {art.rc}): "
-                            f"{art.stderr.strip()[-200:]}")
+                raise artifacts.End(v.error(f"the {what} XML of domain {d.name} could not be read "
+                                            f"(rc {art.rc}): {art.stderr.strip()[-200:]}"))
         try:
             inactive_root = xmlsafe.parse(inactive.stdout)
             root = xmlsafe.parse(live.stdout) if live else inactive_root
         except xmlsafe.XMLError as exc:
-            return [], f"the XML of domain {d.name} is not well-formed: {exc}"
+            raise artifacts.End(v.error(f"the XML of domain {d.name} is not well-formed: {exc}"))
         out.append(Guest(snap.host, d.name, d.running, root, inactive_root, live or inactive,
                          metadata_facts(root, namespace), dict(declared.get(d.name) or {})))
-    return out, None
+    return out
 
 
 def metadata_facts(root, namespace: str) -> dict:

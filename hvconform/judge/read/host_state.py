@@ -107,6 +107,11 @@ def processes(snap) -> tuple[list[tuple[str, str]], object]:
     return [(cols[3], line) for cols, line in ps_rows(art.stdout)], art
 
 
+def process_lines(procs, names) -> list[str]:
+    """The ps lines of `procs` (from processes()) whose command is one of `names`."""
+    return [line for comm, line in procs if comm in names]
+
+
 def running(snap, comm: str) -> tuple[list[str] | None, object]:
     """The ps lines whose command is `comm`; None (not an exception) when the process
     table was not collected, so a check can fall back to other evidence."""

@@ -1,6 +1,14 @@
-"""Bespoke checks of the kernel_mac domain: the MAC in force (SELinux on the RHEL
-family, AppArmor on the Debian family; each row gated with `when: {family: ...}`),
-sVirt labels, and kernel facts that no sysctl row can say.
+"""Python controls of the kernel_mac domain, mandatory access control: the MAC in
+force (SELinux on the RHEL family, AppArmor on the Debian family; each row gated with
+`when: {family: ...}`) and the sVirt labels that keep each QEMU apart.
+
+  KMAC-004  mac_security_model      virsh capabilities names selinux or apparmor as security model
+  KMAC-001  selinux_enforcing       SELinux enforcing, now and after reboot
+  KMAC-002  selinux_policy_mcs      targeted (or mls) policy with MCS; not turned off on the cmdline
+  KMAC-007  svirt_image_labels      image directory and the running VM's disks labelled for sVirt
+  KMAC-008  svirt_booleans_minimal  virt_* booleans off unless the site needs them
+  KMAC-009  virt_domains_enforced   no virtualization domain permissive
+  KMAC-003  apparmor_svirt          AppArmor on; libvirt's and the VM's profiles in enforce mode
 
 Output formats these parsers read, and where they are documented:
   getenforce     "Enforcing" | "Permissive" | "Disabled"          getenforce(8), libselinux
@@ -10,20 +18,18 @@ Output formats these parsers read, and where they are documented:
   /etc/selinux/config      SELINUX=enforcing (first line wins)     selinux_config(5)
   stat -c %C     "system_u:object_r:virt_image_t:s0"               stat(1) coreutils
   apparmor/profiles        "libvirtd (enforce)"                    kernel securityfs, apparmorfs.c
-  /proc/sys/kernel/tainted a bit mask        Documentation/admin-guide/tainted-kernels.rst
-  /proc/modules  "nvidia 56823808 0 - Live 0x0000000000000000 (POE)"  proc(5)
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 
 from hvconform.model import verdict as v
 from hvconform.judge.kinds import kernel_cmdline
 from hvconform.judge.read import artifacts
 from hvconform.judge.read import xmlsafe
 from hvconform.judge.functions.registry import control
+
 
 CAPABILITIES = "cmd:virsh_capabilities"
 CONFINING = ("selinux", "apparmor")
@@ -52,16 +58,6 @@ def mac_security_model(snap, vm, policy):
                     reason="no MAC security driver: QEMU processes run unconfined by SELinux/AppArmor")
 
 
-def _command(snap, name: str, what: str):
-    """(artifact, None) for a command that ran, else (None, its error verdict)."""
-    art = snap.get(f"cmd:{name}")
-    if art is None:
-        return None, v.error(f"{what} was not collected")
-    if not art.ok:
-        return None, artifacts.failure(art, what)
-    return art, None
-
-
 # -- SELinux (RHEL family) ------------------------------------------------------------
 SELINUX_CONFIG = "/etc/selinux/config"
 
@@ -78,15 +74,12 @@ def selinux_config(text: str) -> dict[str, tuple[int, str]]:
 
 
 @control("KMAC-001", needs=[("getenforce", ""), ("cat", SELINUX_CONFIG)])
+@artifacts.ends
 def selinux_enforcing(snap, vm, policy):
     expected = f"getenforce: Enforcing; {SELINUX_CONFIG}: SELINUX=enforcing"
-    mode_art, end = _command(snap, "getenforce", "getenforce")
-    if end:
-        return end
-    conf, end = artifacts.required_file(snap, SELINUX_CONFIG, expected,
-                                      "no SELinux configuration: nothing sets enforcing for the next boot")
-    if end:
-        return end
+    mode_art = artifacts.output(snap, "getenforce", "getenforce")
+    conf = artifacts.required_file(snap, SELINUX_CONFIG, expected,
+                                   "no SELinux configuration: nothing sets enforcing for the next boot")
     running = mode_art.stdout.strip()
     line, configured = selinux_config(conf.stdout).get("SELINUX", (None, "unset"))
     evidence = [v.Evidence.of(mode_art, f"getenforce: {running}"),
@@ -115,12 +108,11 @@ SELINUX_OFF_PARAMS = ("selinux=0", "enforcing=0")
 
 
 @control("KMAC-002", needs=[("sestatus", ""), ("cat", kernel_cmdline.PATH)])
+@artifacts.ends
 def selinux_policy_mcs(snap, vm, policy):
     expected = ("sestatus: Loaded policy name targeted (or mls), Policy MLS status enabled; "
                 "no selinux=0 / enforcing=0 on the kernel command line")
-    status, end = _command(snap, "sestatus", "sestatus")
-    if end:
-        return end
+    status = artifacts.output(snap, "sestatus", "sestatus")
     cmd = snap.file(kernel_cmdline.PATH)
     if cmd is None:
         return v.error(f"{kernel_cmdline.PATH} was not collected")
@@ -258,11 +250,10 @@ VIRT_DOMAINS = ("svirt_t", "svirt_tcg_t", "virtqemud_t", "virtd_t", "virtlogd_t"
 
 
 @control("KMAC-009", needs=[("semanage_permissive", "")])
+@artifacts.ends
 def virt_domains_enforced(snap, vm, policy):
     expected = "none of " + ", ".join(VIRT_DOMAINS) + " in `semanage permissive -l`"
-    art, end = _command(snap, "semanage_permissive", "semanage permissive -l")
-    if end:
-        return end
+    art = artifacts.output(snap, "semanage_permissive", "semanage permissive -l")
     permissive = [line.strip() for line in art.stdout.splitlines()
                   if re.fullmatch(r"\w+_t", line.strip())]
     found = [t for t in permissive if t in VIRT_DOMAINS]
@@ -301,6 +292,7 @@ def _vm_profile(snap, vm) -> str | None:
 
 
 @control("KMAC-003", needs=[("cat", AA_ENABLED), ("cat", AA_PROFILES)])
+@artifacts.ends
 def apparmor_svirt(snap, vm, policy):
     expected = (f"{AA_ENABLED} Y; libvirtd (or virtqemud) and virt-aa-helper profiles in enforce mode; "
                 "the running VM's libvirt-<uuid> profile in enforce mode")
@@ -316,10 +308,8 @@ def apparmor_svirt(snap, vm, policy):
     if enabled.stdout.strip() != "Y":
         return v.failed(expected, f"AppArmor enabled = {enabled.stdout.strip()}", evidence,
                         reason="AppArmor is built in but disabled (apparmor=0 or not in the LSM list)")
-    art, end = artifacts.required_file(snap, AA_PROFILES, expected,
-                                     "securityfs lists no AppArmor profiles (not mounted, or policy not loaded)")
-    if end:
-        return end
+    art = artifacts.required_file(snap, AA_PROFILES, expected,
+                                  "securityfs lists no AppArmor profiles (not mounted, or policy not loaded)")
     profiles = aa_profiles(art.stdout)
     wanted = {"daemon": [p for p in DAEMON_PROFILES if p in profiles],
               "virt-aa-helper": [p for p in profiles if p == "virt-aa-helper" or p.endswith("/virt-aa-helper")]}
@@ -349,122 +339,3 @@ def apparmor_svirt(snap, vm, policy):
         return v.not_applicable(f"{vm} is not running: libvirt loads its profile when it starts "
                                 "(the daemon and helper profiles are in enforce mode)", evidence)
     return v.passed(expected, "enforce: " + ", ".join(shown), evidence)
-
-
-# -- Kernel facts ---------------------------------------------------------------------------
-@control("KMAC-017", needs=[("cat", kernel_cmdline.PATH)])
-def boot_memory_hardening(snap, vm, policy):
-    groups = policy["hardening_boot_params"]
-    expected = "kernel command line has " + "; ".join(" or ".join(g) for g in groups)
-    art = snap.file(kernel_cmdline.PATH)
-    if art is None:
-        return v.error(f"{kernel_cmdline.PATH} was not collected")
-    if not art.ok:
-        return artifacts.failure(art, kernel_cmdline.PATH)
-    params = kernel_cmdline.tokens(art.stdout.strip())
-    found = {tuple(g): [p for want in g for p in kernel_cmdline.matching(want, params)] for g in groups}
-    lacking = [" or ".join(g) for g, hits in found.items() if not hits]
-    evidence = [v.Evidence.of(art, f"{kernel_cmdline.PATH}: {art.stdout.strip()}")]
-    present = "present: " + " ".join(p for hits in found.values() for p in hits)
-    if lacking:
-        return v.failed(expected, present + "; missing: " + "; ".join(lacking), evidence,
-                        reason="missing: " + "; ".join(lacking))
-    return v.passed(expected, present, evidence)
-
-
-TAINTED = "/proc/sys/kernel/tainted"
-MODULES = "/proc/modules"
-# tainted-kernels.rst: bit -> letter; bits 0, 12 and 13 are set by loading modules
-TAINT_LETTERS = "PFSRMBUDAWCIOELKXTNJ"
-MODULE_TAINTS = {0: "proprietary module (P)", 12: "out-of-tree module (O)", 13: "unsigned module (E)"}
-
-
-@control("KMAC-019", needs=[("cat", TAINTED), ("cat", MODULES)])
-def kernel_untainted(snap, vm, policy):
-    gpus = policy["passthrough_gpu_drivers"]
-    expected = (f"{TAINTED}: bits 0 (P), 12 (O) and 13 (E) clear; none of {', '.join(gpus)} loaded"
-                if gpus else f"{TAINTED}: bits 0 (P), 12 (O) and 13 (E) clear")
-    taint, end = artifacts.required_file(snap, TAINTED, expected, "the kernel does not report its taint")
-    if end:
-        return end
-    mods = snap.file(MODULES)
-    if mods is None:
-        return v.error(f"{MODULES} was not collected")
-    if not mods.ok and not artifacts.is_absent(mods):
-        return artifacts.failure(mods, MODULES)
-    try:
-        mask = int(taint.stdout.strip())
-    except ValueError:
-        return v.error(f"{TAINTED}: not a number: {taint.stdout.strip()!r}", [v.Evidence.of(taint)])
-    letters = "".join(c for bit, c in enumerate(TAINT_LETTERS) if mask >> bit & 1)
-    evidence = [v.Evidence.of(taint, f"{TAINTED}: {mask}" + (f" ({letters})" if letters else ""))]
-    bad = [why for bit, why in MODULE_TAINTS.items() if mask >> bit & 1]
-    if mods.ok:
-        loaded = {line.split()[0] for line in mods.stdout.splitlines() if line.split()}
-        drivers = sorted(loaded & set(gpus))
-        evidence.append(v.Evidence.of(mods, f"{MODULES}: {len(loaded)} modules" +
-                                      (f", GPU drivers: {', '.join(drivers)}" if drivers else ", no listed GPU driver")))
-        bad += [f"GPU driver {d} loaded on the host" for d in drivers]
-    else:   # /proc/modules exists whenever the kernel can load modules at all
-        evidence.append(v.Evidence.of(mods, f"{MODULES}: absent: this kernel cannot load modules"))
-    actual = f"tainted {mask}" + (f" ({letters})" if letters else "") + (f"; {'; '.join(bad)}" if bad else "")
-    if bad:
-        return v.failed(expected, actual, evidence, reason="; ".join(bad))
-    return v.passed(expected, actual, evidence)
-
-
-# modprobe.d(5): the directories, most important first; a file name in an earlier one
-# hides the same name in a later one, and only *.conf files are read.
-MODPROBE_DIRS = ("/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d",
-                 "/usr/lib/modprobe.d", "/lib/modprobe.d")
-NO_OP = ("/bin/false", "/bin/true", "/usr/bin/false", "/usr/bin/true", "false", "true")
-
-
-def module_rules(text: str) -> dict[str, list[tuple[str, str]]]:
-    """`grep -rH` lines 'path:install x /bin/false' -> {module: [(kind, 'path: line')]},
-    module names with '-' as '_', as kmod compares them."""
-    by_name: dict[str, tuple[int, str]] = {}
-    lines = []
-    for raw in text.splitlines():
-        path, colon, rule = raw.partition(":")
-        if not colon or not path.endswith(".conf"):
-            continue
-        rank = next((i for i, d in enumerate(MODPROBE_DIRS) if path.startswith(d + "/")), len(MODPROBE_DIRS))
-        name = PurePosixPath(path).name
-        by_name[name] = min(by_name.get(name, (rank, path)), (rank, path))
-        lines.append((name, path, rule.split()))
-    out: dict[str, list[tuple[str, str]]] = {}
-    for name, path, words in lines:
-        if by_name[name][1] != path or len(words) < 2:
-            continue   # hidden by a file of the same name in a more important directory
-        module = words[1].replace("-", "_")
-        if words[0] == "blacklist":
-            out.setdefault(module, []).append(("blacklisted", f"{path}: {' '.join(words)}"))
-        elif words[0] == "install" and len(words) >= 3 and words[2] in NO_OP:
-            out.setdefault(module, []).append(("disabled", f"{path}: {' '.join(words)}"))
-    return out
-
-
-@control("KMAC-020", needs=[("modprobe_rules", "")])
-def risky_modules_disabled(snap, vm, policy):
-    wanted = policy["disabled_modules"]
-    expected = f"install <module> /bin/false (or blacklist) for each of {', '.join(wanted)}"
-    art = snap.get("cmd:modprobe_rules")
-    if art is None:
-        return v.error("the modprobe.d rules were not collected")
-    # grep: rc 1 = no rule anywhere; rc 2 = an error, acceptable only for absent directories
-    errors = [line for line in art.stderr.splitlines() if line.strip() and "No such file or directory" not in line]
-    if art.rc not in (0, 1, 2) or errors:
-        return artifacts.failure(art, "reading modprobe.d")
-    rules = module_rules(art.stdout)
-    status = {m: rules.get(m.replace("-", "_"), []) for m in wanted}
-    missing = [m for m, found in status.items() if not found]
-    evidence = [v.Evidence.of(art, "\n".join([line for found in status.values() for _, line in found] +
-                                             [f"no rule: {m}" for m in missing]))]
-    blacklisted_only = [m for m, found in status.items() if found and all(k == "blacklisted" for k, _ in found)]
-    actual = f"{len(wanted) - len(missing)} of {len(wanted)} disabled or blacklisted" + (
-        f" (blacklist only: {', '.join(blacklisted_only)})" if blacklisted_only else "") + (
-        f"; missing: {', '.join(missing)}" if missing else "")
-    if missing:
-        return v.failed(expected, actual, evidence, reason="loadable on demand: " + ", ".join(missing))
-    return v.passed(expected, actual, evidence)
