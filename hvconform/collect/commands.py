@@ -47,7 +47,7 @@ COMMANDS: dict[str, str] = {
     # ISO-005, ISO-016: which CPUs are SMT siblings of one physical core (the glob is
     # the shell's: one line per CPU, "<path>:<siblings>")
     "cpu_siblings": "grep -H . /sys/devices/system/cpu/cpu[0-9]*/topology/thread_siblings_list",
-    # the libvirt daemon model (checks/daemons.py: $DCONF/$PCONF rows, LIBV-001): the state
+    # the libvirt daemon model (judge/read/daemons.py: $DCONF/$PCONF rows, LIBV-001): the state
     # of each socket unit, one line per unit in this order, and the socket unit files
     "systemctl_libvirt_active": ("systemctl is-active virtqemud.socket libvirtd.socket virtproxyd.socket "
                                  "virtproxyd-tcp.socket virtproxyd-tls.socket libvirtd-tcp.socket libvirtd-tls.socket"),

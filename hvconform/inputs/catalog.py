@@ -177,7 +177,7 @@ def _control(domain, row, where, kinds, renamed):
         from hvconform.judge import when
         errs += [f"{where}: {cid}: when: {e}" for e in when.validate(row["when"])]
     if row["applies_to"] == "inventory" and ("when" in row or "manual" in row):
-        # inventory-wide outcomes are judged over all hosts at once, not through checks.judge
+        # inventory-wide outcomes are judged over all hosts at once, not through engine.judge
         errs.append(f"{where}: {cid}: 'when' and 'manual' are not supported on applies_to: inventory")
     if "manual" in row and not str(row["manual"] or "").strip():
         errs.append(f"{where}: {cid}: manual must say what a person must look at")

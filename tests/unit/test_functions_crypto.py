@@ -1,4 +1,4 @@
-"""Crypto bespoke checks (CRY-*): the edge cases the pass/fail cases in tests/cases/crypto.py
+"""Crypto control functions (CRY-*): the edge cases the pass/fail cases in tests/cases/crypto.py
 do not reach, RHEL hosts included (formats: see that module's docstring)."""
 
 from datetime import datetime, timezone

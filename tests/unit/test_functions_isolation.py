@@ -1,4 +1,4 @@
-"""The isolation domain's bespoke checks (hvconform/judge/bespoke_isolation_{cpu,devices,resources}.py): the
+"""The isolation domain's control functions (hvconform/judge/functions/isolation_{cpu,devices,resources}.py): the
 parsers of sysfs listings and the decisions the catalog cases do not reach, on both
 distribution families."""
 

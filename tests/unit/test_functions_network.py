@@ -1,4 +1,4 @@
-"""Network bespoke checks (NET-*): the parsing and the edge cases the pass/fail cases
+"""Network control functions (NET-*): the parsing and the edge cases the pass/fail cases
 in tests/cases/network.py do not reach, RHEL hosts included."""
 
 from hvconform.model import verdict as v

@@ -1,4 +1,4 @@
-"""Isolation across the inventory (hvconform/judge/fleet, checks/fleet.py): each
+"""Isolation across the inventory (hvconform/judge/fleet, judge/kinds/fleet.py): each
 analysis passes and fails on small inventories, each finding names the VMs and the
 resource they share, and no well-formed domain XML makes an analysis raise."""
 

@@ -1,7 +1,7 @@
 """Bespoke checks of the isolation domain, side channels: the host CPU's
 vulnerability status, nested virtualization and the mitigations a guest CPU model
-exposes. (Device assignment: bespoke_isolation_devices.py; resource limits and
-storage: bespoke_isolation_resources.py.)
+exposes. (Device assignment: isolation_devices.py; resource limits and
+storage: isolation_resources.py.)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
             expect: [{key: user, op: not_in, value: [root, "+0"], default: libvirt-qemu}]}
     check: {kind: libvirt_conf, file: $DCONF, expect: [...]}     # or $PCONF
 `$DCONF`/`$PCONF` are the driver / remote-access daemon's file, found by the daemon
-model (checks/daemons.py: virtqemud.conf/virtproxyd.conf or libvirtd.conf); the
+model (judge/read/daemons.py: virtqemud.conf/virtproxyd.conf or libvirtd.conf); the
 evidence names the model and why. Settings the daemon takes from elsewhere
 (socket units under socket activation, no --listen) replace the file's, with the
 reason in the evidence.

@@ -1,4 +1,4 @@
-"""Host facts several bespoke checks read the same way: installed packages, systemd
+"""Host facts several control functions read the same way: installed packages, systemd
 unit-file states, the process table, and `grep` over configuration directories.
 
 Collection asks both families' tools on every host (`dpkg-query -l` fails with 127 on

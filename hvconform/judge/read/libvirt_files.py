@@ -1,5 +1,5 @@
 """Reading libvirt's own configuration files (qemu.conf, libvirtd.conf, network.conf,
-secret.conf ...) from a snapshot, for bespoke checks that need more than the
+secret.conf ...) from a snapshot, for control functions that need more than the
 declarative `libvirt_conf` kind (hvconform/judge/kinds/libvirt_conf.py) offers. The syntax
 is libvirtconf_parser's.
 
