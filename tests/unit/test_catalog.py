@@ -135,6 +135,15 @@ def test_unknown_kind_names_file_and_line(tmp_path):
     assert error.startswith(f"{path}:{row_line(path, 'KMAC-010')}: KMAC-010: unknown check kind 'sysctll'")
 
 
+def test_a_renamed_kind_is_a_located_error_naming_the_new_name(tmp_path):
+    for old, new, domain, control_id in (("function", "bespoke", "host", "HOST-001"),
+                                         ("fleet", "inventory", "isolation", "ISO-005")):
+        suites, path = broken(tmp_path / old, domain, f"kind: {old}", f"kind: {new}")
+        [error] = errors_of(suites)
+        assert error == (f"{path}:{row_line(path, control_id)}: {control_id}: check kind '{new}' is "
+                         f"now called '{old}': write kind: {old}")
+
+
 def test_bad_check_parameters_name_file_and_line(tmp_path):
     suites, path = broken(tmp_path, "isolation", "op: present", "op: exists")
     [error] = errors_of(suites)
