@@ -24,6 +24,15 @@ from hvconform.inputs.yamlload import LocatedError, load_located
 parse_jump = rules.parse_jump
 
 
+# Output caps (bytes) while reading a host (hvconform.collect.channels): the largest
+# artifact of the lab snapshots is 171 KB (a process table) and the largest host 0.5 MB;
+# a big hypervisor's process table or firewall ruleset can be 100x that. Output past
+# these is a hostile or broken host: it becomes an error naming the cap, which a site
+# raises per host or in defaults (ssh: {max_command_output: 64MiB}).
+MAX_COMMAND_OUTPUT = 16 << 20
+MAX_HOST_OUTPUT = 64 << 20
+
+
 @dataclass(frozen=True)
 class SSHSettings:
     user: str = field(default_factory=getpass.getuser)  # as ssh does: the local user
@@ -33,6 +42,8 @@ class SSHSettings:
     jump_host: str | None = None  # an inventory host's name, or [user@]host[:port]
     connect_timeout: float = 10.0
     command_timeout: float = 120.0  # per round trip
+    max_command_output: int = MAX_COMMAND_OUTPUT  # bytes of one command's output
+    max_host_output: int = MAX_HOST_OUTPUT  # bytes of all a host sends
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,9 @@ def _host(name: str, m: dict, groups: list[str], source: str) -> Host:
     for key in ("connect_timeout", "command_timeout"):
         if key in ssh:
             ssh[key] = float(ssh[key])
+    for key in ("max_command_output", "max_host_output"):
+        if key in ssh:
+            ssh[key] = rules.size_bytes(ssh[key])
     return Host(name=name, connection=m["connection"], address=m.get("address", ""),
                 ssh=SSHSettings(**ssh), sudo=m["sudo"], facts=m["facts"], labels=m["labels"],
                 groups=groups, source=source, vms=m.get("vms"))

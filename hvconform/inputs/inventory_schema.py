@@ -12,11 +12,13 @@ import os
 import re
 from pathlib import Path
 
+from hvconform.inputs import inventory_files as files
+
 TOP_KEYS = ("defaults", "policy", "groups", "hosts")
 HOST_KEYS = ("connection", "address", "ssh", "sudo", "facts", "labels", "vms")
 DEFAULTS_KEYS = ("connection", "ssh", "sudo", "facts", "labels")  # no address: one per host
 SSH_KEYS = ("user", "port", "identity_file", "known_hosts", "jump_host", "connect_timeout",
-            "command_timeout")
+            "command_timeout", "max_command_output", "max_host_output")
 FACT_KEYS = ("security_level", "tenant", "role")
 VM_KEYS = ("name",) + FACT_KEYS  # a `vms:` entry: a name, or a mapping with its facts
 PATH_KEYS = ("identity_file", "known_hosts")
@@ -46,6 +48,23 @@ def _jump(v):
     return v is None or isinstance(v, str)  # whether it names a host is checked later
 
 
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)?\s*\Z")
+_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+SIZE_MIN, SIZE_MAX = 1 << 10, 1 << 40
+
+
+def size_bytes(v) -> int | None:
+    """An output cap: bytes (an integer), or a string like '16MiB' or '1.5 GiB'; None if not one."""
+    if _int(v):
+        n = v
+    elif isinstance(v, str) and _SIZE.match(v):
+        m = _SIZE.match(v)
+        n = int(float(m[1]) * _UNITS[m[2]])
+    else:
+        return None
+    return n if SIZE_MIN <= n <= SIZE_MAX else None
+
+
 # key -> (test, what was expected)
 RULES = {
     "connection": (lambda v: v in ("ssh", "local"), "ssh or local"),
@@ -59,6 +78,10 @@ RULES = {
     "jump_host": (_jump, "a host name or [user@]host[:port]"),
     "connect_timeout": (_seconds, "a number of seconds greater than 0"),
     "command_timeout": (_seconds, "a number of seconds greater than 0"),
+    "max_command_output": (lambda v: size_bytes(v) is not None,
+                           "a size from 1 KiB to 1024 GiB: bytes, or like '16MiB'"),
+    "max_host_output": (lambda v: size_bytes(v) is not None,
+                        "a size from 1 KiB to 1024 GiB: bytes, or like '64MiB'"),
     "facts": (lambda v: isinstance(v, str), "a string"),
     "labels": (lambda v: isinstance(v, (str, int, float, bool)), "a string, number or true/false"),
 }
@@ -120,6 +143,10 @@ def section(check: Check, at: tuple, raw, known, base: Path) -> dict | None:
             key_file = out["ssh"].get("identity_file")
             if isinstance(key_file, Path) and not key_file.is_file():
                 check(at + ("ssh", "identity_file"), f"no such file: {key_file}")
+            elif isinstance(key_file, Path):
+                problem = files.identity_file_problem(key_file)
+                if problem:
+                    check(at + ("ssh", "identity_file"), problem)
         elif key == "vms":
             out["vms"] = vms(check, at + ("vms",), value)
         elif key in ("facts", "labels"):
@@ -198,6 +225,7 @@ def connections(check: Check, defaults: dict, own: dict, merged: dict):
                   f"not set, and ssh's default {path} does not exist ({why})")
         else:
             check(origin + ("ssh", "known_hosts"), f"no such file: {path} ({why})")
+    _known_hosts_content(check, defaults, own, merged)
     written = [(("defaults",), defaults)] + [(("hosts", n), s) for n, s in own.items()]
     for origin, settings in written:
         jump = settings.get("ssh", {}).get("jump_host")
@@ -217,6 +245,24 @@ def connections(check: Check, defaults: dict, own: dict, merged: dict):
             check(("hosts", name, "ssh", "jump_host"),
                   f"jumps in a circle: {' -> '.join(chain + [name])} "
                   "(a jump host inherited from defaults may need `jump_host: null`)")
+
+
+def _known_hosts_content(check: Check, defaults: dict, own: dict, merged: dict) -> None:
+    """Each known_hosts file in use, read once: a corrupt line is reported where the
+    file is named (the host that names it, the defaults, or the first host using ssh's
+    default file, which is named nowhere)."""
+    seen = set()
+    for name, m in merged.items():
+        path = m["ssh"].get("known_hosts") if m["connection"] == "ssh" else None
+        if not isinstance(path, Path) or path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        problem = files.known_hosts_problem(path)
+        if problem:
+            named_by_defaults = ("known_hosts" not in own[name].get("ssh", {})
+                                 and "known_hosts" in defaults.get("ssh", {}))
+            check((("defaults",) if named_by_defaults else ("hosts", name)) + ("ssh", "known_hosts"),
+                  problem)
 
 
 def parse_jump(jump: str) -> tuple[str | None, str, int | None] | None:
@@ -271,6 +317,12 @@ def policy(check: Check, raw) -> dict:
             check(("policy", key),
                   f"expected {kind(default)} like the default {show(default)}, got {show(value)}")
             continue
+        bad = _control_in(value)
+        if bad:
+            where, char = bad
+            check(("policy", key) + where, f"contains a control character ({char}): policy values "
+                  "become paths, patterns and arguments sent to hosts, one per line")
+            continue
         out[key] = value
         # A list's items too, when the default's items show what they should be.
         if isinstance(default, list) and default and all(_fits(d, default[0]) for d in default):
@@ -279,6 +331,20 @@ def policy(check: Check, raw) -> dict:
                     check(("policy", key, i), f"expected {kind(default[0])} like the default's "
                                                f"items, got {show(item)}")
     return out
+
+
+def _control_in(value, at=()) -> tuple[tuple, str] | None:
+    """(where, character) of the first control character in a policy value's strings."""
+    if isinstance(value, str):
+        char = files.control_character(value)
+        return (at, char) if char else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        found = _control_in(k, at + (k,)) if isinstance(k, str) else None
+        found = found or _control_in(v, at + (k,))
+        if found:
+            return found
+    return None
 
 
 def _fits(value, default) -> bool:

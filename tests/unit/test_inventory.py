@@ -59,12 +59,34 @@ def policy_defaults(monkeypatch):
     return defaults
 
 
+def write_key(path: Path) -> Path:
+    """A real Ed25519 private key in OpenSSH format, readable by its owner only."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()))
+    path.chmod(0o600)
+    return path
+
+
+def write_known_hosts(path: Path) -> Path:
+    """A well-formed known_hosts file: one host, one real Ed25519 key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pub = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    path.write_text(f"# a comment\n10.0.0.1 {pub}\n")
+    return path
+
+
 @pytest.fixture
 def site(tmp_path):
     """tmp/site/inv.yaml's folder, with a key and a known_hosts beside it."""
     (tmp_path / "site").mkdir()
-    for name in ("id_ed25519", "known_hosts"):
-        (tmp_path / "site" / name).write_text("x\n")
+    write_key(tmp_path / "site" / "id_ed25519")
+    write_known_hosts(tmp_path / "site" / "known_hosts")
     return tmp_path / "site"
 
 
@@ -78,8 +100,8 @@ def errors_of(site, text):
 
 def test_lab_inventory_loads_with_defaults_merged_and_paths_resolved(tmp_path, monkeypatch):
     (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "id_ed25519").write_text("key\n")
-    (tmp_path / "state" / "known_hosts").write_text("hosts\n")
+    write_key(tmp_path / "state" / "id_ed25519")
+    write_known_hosts(tmp_path / "state" / "known_hosts")
     (tmp_path / "inventories").mkdir()
     (tmp_path / "inventories" / "lab.yaml").write_text(LAB)
     monkeypatch.chdir(tmp_path / "state")  # paths follow the file, not the working directory
@@ -117,8 +139,8 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
     assert [e.split(": ")[1] for e in caught.value.errors] == ["defaults.ssh.identity_file",
                                                                "defaults.ssh.known_hosts"]
     (tmp_path / ".ssh").mkdir()
-    for name in ("hvaudit_ed25519", "hvaudit_known_hosts"):
-        (tmp_path / ".ssh" / name).write_text("x\n")
+    write_key(tmp_path / ".ssh" / "hvaudit_ed25519")
+    write_known_hosts(tmp_path / ".ssh" / "hvaudit_known_hosts")
     inv = load(ROOT / "inventories" / "site.example.yaml")
     bastion, hv_a, hv_b = inv.hosts
     assert (bastion.ssh.jump_host, hv_a.ssh.jump_host, hv_b.ssh.port) == (None, "bastion", 2222)
@@ -139,7 +161,8 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
      "known keys: connection, address, ssh, sudo, facts, labels, vms"),
     ("  a:\n    address: x\n    ssh:\n      usr: root\n",
      "inv.yaml:7: hosts.a.ssh.usr: unknown key (did you mean 'user'?); known keys: user, port, "
-     "identity_file, known_hosts, jump_host, connect_timeout, command_timeout"),
+     "identity_file, known_hosts, jump_host, connect_timeout, command_timeout, "
+     "max_command_output, max_host_output"),
     ("  a:\n    sudo: true\n",
      "inv.yaml:4: hosts.a.address: required for an ssh host (or set connection: local)"),
     ("  a:\n    connection: winrm\n",  # and no complaint about a missing address
@@ -314,7 +337,7 @@ def test_known_hosts_defaults_to_the_users_own(site, tmp_path, monkeypatch):
                                      f"{tmp_path}/.ssh/known_hosts does not exist (host keys are verified "
                                      "against it; used by a, b)"]
     (tmp_path / ".ssh").mkdir()
-    (tmp_path / ".ssh" / "known_hosts").write_text("x\n")
+    write_known_hosts(tmp_path / ".ssh" / "known_hosts")
     assert load_text(text, site / "inv.yaml").hosts[0].ssh.known_hosts == tmp_path / ".ssh" / "known_hosts"
 
 
