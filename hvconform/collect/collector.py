@@ -7,7 +7,10 @@ Round 2 sends what round 1 revealed: each domain's XML, each QEMU process's
 daemons' exe links. Artifact keys:
   file:<path>  stat:<path>  readlink:<path>  elf:<path>  stat_children:<dir>
   cmd:<command name>  domain:<name>:inactive|live
-Hosts are collected concurrently; one failing host never stops the others.
+Each round runs on up to PARALLEL channels at once (collect.batch parts), so slow
+commands overlap. Hosts are collected concurrently; one failing host never stops
+the others, a round that ends early keeps every command it completed, and an error
+text built from host output is redacted like the artifacts.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from hvconform.judge import engine
 from hvconform.collect.batch import Batch
-from hvconform.collect.redact import redact_artifact
-from hvconform.model.snapshot import COLLECTED, ERROR, PARTIAL, Domain, Snapshot
+from hvconform.collect.redact import redact, redact_artifact
+from hvconform.model.snapshot import COLLECTED, ERROR, PARTIAL, Domain, Snapshot, readable
 from hvconform.collect.transport import TransportError, open_transport
+
+PARALLEL = 4   # channels per round trip: the slowest commands each get one (bench/README.md)
 
 IDENTITY = [("cmd:hostname", "hostname", {}), ("file:/etc/machine-id", "cat", {"path": "/etc/machine-id"}),
             ("file:/etc/os-release", "cat", {"path": "/etc/os-release"}),
@@ -70,7 +75,14 @@ def _pids(ps_output: str, wanted) -> list[int]:
 
 
 def _names(artifact) -> list[str]:
-    return [n.strip() for n in artifact.stdout.splitlines() if n.strip()] if artifact and artifact.ok else []
+    """virsh's one name per line ("\n" only: a name may hold other line breaks)."""
+    return [n.strip() for n in artifact.stdout.split("\n") if n.strip()] if artifact and artifact.ok else []
+
+
+def sendable(name: str) -> bool:
+    """Whether a host-supplied value can be an argument at all: a command line is a C
+    string, and a NUL would cut the whole batch short. Everything else is quoted."""
+    return "\0" not in name
 
 
 def second_round(snap: Snapshot, vm_needs=()) -> Batch:
@@ -80,6 +92,8 @@ def second_round(snap: Snapshot, vm_needs=()) -> Batch:
         if _key(command, arg) not in snap.artifacts:
             _add_need(batch, command, arg)
     for d in snap.domains:
+        if not sendable(d.name):
+            continue   # its per-VM controls say its XML was not collected; the others go on
         batch.add(f"domain:{d.name}:inactive", "virsh_dumpxml_inactive", domain=d.name)
         if d.running:
             batch.add(f"domain:{d.name}:live", "virsh_dumpxml_live", domain=d.name)
@@ -95,30 +109,52 @@ def second_round(snap: Snapshot, vm_needs=()) -> Batch:
     return batch
 
 
+def host_error(text: str) -> str:
+    """An error text that may quote host output (stderr of a killed batch, a banner):
+    redacted whole before it is cut, shown with undecodable bytes as U+FFFD."""
+    return redact("error", readable(text))
+
+
 def _round(transport, batch: Batch, snap: Snapshot, timeout: float) -> None:
+    """One round trip: the batch's parts at once; every command that ended is kept,
+    also when the round itself ends early (the error is raised after)."""
+    parts = batch.parts(PARALLEL)
     started = time.time()
-    result = transport.run(batch.script(), timeout)
-    snap.round_trips += 1
-    found = batch.parse(result.stdout, result.stderr, started)
+    failure = None
+    try:
+        outputs = transport.run([(p.nonce, p.script(), p.lines()) for p in parts], timeout)
+    except TransportError as exc:
+        failure, outputs = exc, exc.outputs or []
+    found = {}
+    for part, out in zip(parts, outputs):
+        found.update(part.parse(out.stdout, out.stderr, started))
     for artifact in found.values():
         redact_artifact(artifact)
+        artifact.settle()
         snap.add(artifact)
+    if failure is not None:
+        raise failure
+    snap.round_trips += 1
     if len(found) < len(batch):
         missing = [k for k, _ in batch.items if k not in found]
+        stderr = "".join(bytes(o.stderr).decode("utf-8", "replace") for o in outputs)
+        rcs = sorted({o.rc for o in outputs}, key=str)
         raise TransportError(PARTIAL, f"{len(missing)} of {len(batch)} commands gave no result "
-                             f"(first: {missing[0]}); rc={result.rc}: {result.stderr.strip()[-300:]}")
+                             f"(first: {missing[0]}); rc={'/'.join(map(str, rcs))}: "
+                             f"{host_error(stderr).strip()[-300:]}")
 
 
 def collect_host(host, controls, policy: dict | None = None, accept_new_host_keys=False,
-                 jump=None) -> tuple[Snapshot, list[dict]]:
-    """Snapshot of one host for these controls, and the log of what was sent. Never raises."""
+                 jump_hosts=None) -> tuple[Snapshot, list[dict]]:
+    """Snapshot of one host for these controls, and the log of what was sent. Never raises.
+    `jump_hosts`: the inventory hosts (a list, or by name) its jump chain may name."""
     facts = dict(host.facts)
     if host.vms is not None:  # the VMs the inventory expects, for reconciliation and isolation
         facts["vms"] = host.vms
     snap = Snapshot(host=host.name, facts=facts, policy=dict(policy or {}), started=_now())
     transport = None
     try:
-        transport = open_transport(host, accept_new_host_keys, jump)
+        transport = open_transport(host, accept_new_host_keys, jump_hosts)
         snap.identity.update(transport.identity)
         _round(transport, first_round(engine.needs(controls, policy)), snap,
                host.ssh.command_timeout)
@@ -132,9 +168,9 @@ def collect_host(host, controls, policy: dict | None = None, accept_new_host_key
     except TransportError as exc:
         # After a successful first round the snapshot is still worth judging.
         snap.status = PARTIAL if snap.round_trips and exc.status != ERROR else exc.status
-        snap.error = str(exc)
+        snap.error = host_error(str(exc))
     except Exception as exc:  # a bug here must not cost the other hosts their audit
-        snap.status, snap.error = ERROR, f"{type(exc).__name__}: {exc}"
+        snap.status, snap.error = ERROR, host_error(f"{type(exc).__name__}: {exc}")
     finally:
         if transport is not None:
             transport.close()
@@ -174,7 +210,7 @@ def collect_all(hosts, catalog, policy_for, accept_new_host_keys=False, on_done=
     results = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts))))
     futures = {pool.submit(collect_host, h, catalog.controls, policy_for(h), accept_new_host_keys,
-                           by_name.get(h.ssh.jump_host)): h for h in hosts}
+                           by_name): h for h in hosts}
     try:
         for future in as_completed(futures):
             snap, sent = future.result()

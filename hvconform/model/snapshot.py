@@ -6,6 +6,7 @@ object, so it survives JSON, xdist and replay unchanged.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -18,13 +19,28 @@ COLLECTED, PARTIAL, UNREACHABLE, AUTH_FAILED, TIMEOUT, ERROR = (
 
 
 def sha256_text(text: str) -> str:
+    """The hash of the bytes `text` stands for (undecodable bytes kept by surrogateescape)."""
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def host_text(data: bytes) -> str:
+    """A host's bytes as text that still holds every byte: what is not UTF-8 becomes
+    lone surrogates (surrogateescape), which Artifact.settle() stores apart."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def readable(text: str) -> str:
+    """`text` with each undecodable byte shown as U+FFFD: safe for JSON, HTML and terminals."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 @dataclass
 class Artifact:
     """One command's result on the target. `stdout` is stored after redaction and
-    `sha256` is the hash of exactly what is stored, so a reviewer can re-hash it."""
+    `sha256` is the hash of exactly what is stored, so a reviewer can re-hash it:
+    the UTF-8 of `stdout`, or, when the host sent bytes that are not UTF-8,
+    `stdout_base64` (those exact bytes, after redaction) while `stdout` shows each
+    undecodable byte as U+FFFD for judging and reading."""
 
     key: str            # e.g. "file:/etc/libvirt/qemu.conf" (see collect.py for the forms)
     source: str         # the exact command line sent to the target
@@ -34,14 +50,31 @@ class Artifact:
     collected_at: str = ""
     sha256: str = ""
     redacted: bool = False
+    stdout_base64: str | None = None   # only for output that is not UTF-8
 
     def __post_init__(self):
         if not self.sha256:
-            self.sha256 = sha256_text(self.stdout)
+            self.sha256 = hashlib.sha256(self.raw()).hexdigest()
 
     @property
     def ok(self) -> bool:
         return self.rc == 0
+
+    def raw(self) -> bytes:
+        """The stored bytes the sha256 is of."""
+        if self.stdout_base64 is not None:
+            return base64.b64decode(self.stdout_base64)
+        return self.stdout.encode("utf-8", "surrogateescape")
+
+    def settle(self) -> None:
+        """After redaction: keep undecodable bytes apart (base64), so what is stored is
+        plain JSON text and its sha256 is still that of the bytes the host sent."""
+        raw = self.stdout.encode("utf-8", "surrogateescape")
+        shown = raw.decode("utf-8", "replace")
+        if shown != self.stdout:
+            self.stdout, self.stdout_base64 = shown, base64.b64encode(raw).decode("ascii")
+        self.stderr = readable(self.stderr)
+        self.sha256 = hashlib.sha256(self.raw()).hexdigest()
 
 
 @dataclass

@@ -32,7 +32,7 @@ def test_a_whole_batch_passes_the_check_and_lists_its_commands():
     b.add("cmd:sshd_effective", "sshd_effective")
     b.add("domain:a b:inactive", "virsh_dumpxml_inactive", domain="a b")
     assert commands.check_script(b.script()) == [
-        "cat -- /etc/x", "sshd -T", "virsh -r -c qemu:///system dumpxml --inactive 'a b'"]
+        "cat -- /etc/x", "sshd -T", "virsh -r -c qemu:///system dumpxml --inactive -- 'a b'"]
 
 
 def test_every_virsh_command_uses_the_read_only_connection():

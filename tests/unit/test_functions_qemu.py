@@ -1,6 +1,8 @@
 """Bespoke qemu checks: the parsing behind them and the RHEL variants (the pass/fail cases
 of each control are in tests/cases/qemu.py)."""
 
+import re
+
 from hvconform.model import verdict as v
 from hvconform.judge.functions import qemu as q
 from hvconform.judge.kinds import file_mode
@@ -37,6 +39,26 @@ def test_elf_findings():
     assert q.elf_findings(libvirtd)["FORTIFY"]
     unfortified = libvirtd + "   9: 0 0 FUNC GLOBAL DEFAULT UND strcpy@GLIBC_2.2.5 (2)\n"
     assert not q.elf_findings(unfortified)["FORTIFY"]
+
+
+# the same binary as collected now: readelf for the headers, nm for the imports
+ELF_HARDENED_NM = "".join(line + "\n" for line in ELF_HARDENED.splitlines()[:5]) + (
+    "                 U __memcpy_chk@GLIBC_2.3.4\n"
+    "                 U __stack_chk_fail@GLIBC_2.4\n")
+
+
+def test_elf_findings_from_nm_with_and_without_symbol_versions():
+    """elf_hardening lists imports with nm (issue 11: 0.03 s where readelf --dyn-syms took
+    0.5 s on QEMU); an nm older than binutils 2.35 prints no @VERSION, which must not
+    read as a missing stack protector."""
+    for text in (ELF_HARDENED_NM, re.sub(r"@GLIBC_[0-9.]+", "", ELF_HARDENED_NM)):
+        assert all(q.elf_findings(text).values()), text
+        plain = text.replace("__memcpy_chk", "memcpy").replace("__stack_chk_fail", "memcpy")
+        unfortified = plain + "                 U strcpy" + ("@GLIBC_2.2.5\n" if "@" in text else "\n")
+        found = q.elf_findings(unfortified)
+        assert not found["stack protector"] and not found["FORTIFY"]
+    # a defined symbol named like an import is not one
+    assert not q.elf_findings("0000000000001000 T __stack_chk_fail_local\n")["stack protector"]
 
 
 def test_an_emulator_outside_the_policy_list_is_an_error_not_a_pass():

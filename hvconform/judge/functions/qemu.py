@@ -158,20 +158,23 @@ def machine_type(snap, vm, policy):
     return v.passed(expected, f"machine {machine} ({arch})", evidence)
 
 
-FORTIFIABLE = re.compile(r" UND (strn?cpy|strn?cat|v?s?n?printf|v?fprintf|gets|fgets|read|realpath|"
-                         r"memmove|memset|stpcpy)@")
+# An imported symbol, as `nm -D --undefined-only` shows it (" U name@VERSION", or
+# " U name" from an nm that prints no versions) or `readelf --dyn-syms` did (" UND name@...")
+_IMPORT = r" U(?:ND)? {}(?:@|\s|$)"
+FORTIFIABLE = re.compile(_IMPORT.format(r"(strn?cpy|strn?cat|v?s?n?printf|v?fprintf|gets|fgets|read|"
+                                        r"realpath|memmove|memset|stpcpy)"), re.M)
 
 
 def elf_findings(text: str) -> dict[str, bool]:
-    """The hardening markers in readelf's filtered output (see commands elf_hardening)."""
+    """The hardening markers in the filtered readelf and nm output (commands elf_hardening)."""
     stack = next((line.split() for line in text.splitlines() if line.split()[:1] == ["GNU_STACK"]), [])
     return {"PIE": bool(re.search(r"Type:\s+DYN", text)),
             "NX": bool(stack) and "E" not in stack[-2],
             "full RELRO": "GNU_RELRO" in text and bool(re.search(r"\(FLAGS(_1)?\).*\bNOW\b|BIND_NOW", text)),
-            "stack protector": "__stack_chk_fail@" in text,
-            # __memcpy_chk@... (not _chk_fail); a binary that calls no fortifiable libc
+            "stack protector": bool(re.search(_IMPORT.format("__stack_chk_fail"), text, re.M)),
+            # __memcpy_chk (not _chk_fail); a binary that calls no fortifiable libc
             # function has nothing to fortify (libvirtd: its code is in libvirt.so)
-            "FORTIFY": bool(re.search(r"__\w+_chk@", text)) or not FORTIFIABLE.search(text)}
+            "FORTIFY": bool(re.search(_IMPORT.format(r"__\w+_chk"), text, re.M)) or not FORTIFIABLE.search(text)}
 
 
 @control("QEMU-016", needs=lambda policy: [("elf_hardening", p) for p in policy["hardened_binaries"]])

@@ -1,0 +1,302 @@
+"""Running batch scripts on a target and reading them back, bounded.
+
+A round trip is one or more batch scripts started at once (channels of one SSH
+session, or processes on this machine) and read together until each has ended.
+Reading is bounded, and each bound is checked as the bytes arrive, never after:
+- a deadline (command_timeout): the channels are closed, and the host's own
+  `timeout` (commands.WRAPPER) ends whatever still runs there;
+- bytes per command (max_command_output) and per host (max_host_output): reading
+  stops and the channels are closed (a command still writing dies of SIGPIPE, the
+  rest at the host's timeout); the host becomes an error naming the cap.
+When a round ends early, the frames read completely so far still come back
+(TransportError.outputs), so nothing already collected is lost. Each command's end
+marker is timed as it arrives: the log gives every command's duration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from hvconform.inputs.inventory import MAX_COMMAND_OUTPUT, MAX_HOST_OUTPUT
+from hvconform.model.snapshot import ERROR, TIMEOUT, host_text, readable
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+_CHUNK = 64 * KiB
+
+
+class TransportError(Exception):
+    """A host could not be reached or used; `status` is a results.json host status.
+    `outputs`: what the channels of the round gave before it ended, if it started."""
+
+    def __init__(self, status: str, message: str, outputs: list | None = None):
+        super().__init__(message)
+        self.status = status
+        self.outputs = outputs
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Why these defaults: hvconform.inputs.inventory (MAX_COMMAND_OUTPUT)."""
+
+    command_output: int = MAX_COMMAND_OUTPUT   # bytes of one command's stdout (or stderr)
+    host_output: int = MAX_HOST_OUTPUT         # bytes of everything one host sends, all rounds
+
+
+def limits_of(host) -> Limits:
+    """The output caps of `host` (its inventory ssh settings)."""
+    return Limits(host.ssh.max_command_output, host.ssh.max_host_output)
+
+
+def size(n: int) -> str:
+    """16777216 -> '16 MiB'."""
+    for unit, name in ((GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
+        if n >= unit:
+            return f"{n / unit:g} {name}"
+    return f"{n} bytes"
+
+
+@dataclass
+class Output:
+    """What one channel gave: exit code (None: it did not end), both streams, and
+    when each command's end marker arrived (frame index -> seconds from the start)."""
+
+    rc: int | None = None
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    ended: dict = field(default_factory=dict)
+
+
+class _Frames:
+    """Where the frames of one stream are (batch.py's markers), found as bytes arrive."""
+
+    LONGEST_MARKER = 64
+
+    def __init__(self, nonce: str):
+        self.marker = re.compile(rb"\n" + nonce.encode() + rb" ([BE]) (\d+)(?: \d+)?\n")
+        self.pos = 0            # scanning resumes here
+        self.open = None        # index of the frame being written, if any
+        self.open_at = 0        # where its content starts
+
+    def feed(self, buf: bytearray, old_len: int, on_end) -> None:
+        for m in self.marker.finditer(buf, max(self.pos, old_len - self.LONGEST_MARKER)):
+            self.pos = m.end()
+            if m[1] == b"B":
+                self.open, self.open_at = int(m[2]), m.end()
+            else:
+                self.open = None
+                on_end(int(m[2]))
+
+    def open_size(self, buf: bytearray) -> int:
+        return len(buf) - self.open_at if self.open is not None else 0
+
+
+class _Channel:
+    """One script being read: the running thing, its output and its frames."""
+
+    def __init__(self, stream, nonce: str, lines: list[str], started: float):
+        self.stream, self.lines, self.started = stream, lines, started
+        self.out = Output()
+        self.frames = (_Frames(nonce), _Frames(nonce))
+        self.done = False
+
+    def running(self) -> str | None:
+        """The command line whose frame is open on stdout, if any."""
+        i = self.frames[0].open
+        return self.lines[i] if i is not None and i < len(self.lines) else None
+
+
+class Reader:
+    """Reads the channels of a host's round trips, bounded by `limits`; counts the
+    host's bytes across rounds."""
+
+    def __init__(self, limits: Limits, cap_names=("ssh.max_command_output", "ssh.max_host_output")):
+        self.limits = limits
+        self.cap_names = cap_names
+        self.total = 0
+
+    def read(self, streams: list, parts: list[tuple[str, list[str]]], deadline: float) -> list[Output]:
+        """`streams[i]` runs the script of `parts[i]` = (nonce, command lines)."""
+        now = time.monotonic()
+        chans = [_Channel(s, nonce, lines, now) for s, (nonce, lines) in zip(streams, parts)]
+        try:
+            self._loop(chans, deadline)
+        except TransportError as exc:
+            for c in chans:
+                c.stream.stop()
+            exc.outputs = [c.out for c in chans]
+            raise
+        return [c.out for c in chans]
+
+    def _loop(self, chans: list[_Channel], deadline: float) -> None:
+        while True:
+            pending = [c for c in chans if not c.done]
+            if not pending:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                still = [c.running() for c in pending if c.running()]
+                raise TransportError(TIMEOUT, "commands did not finish within the command_timeout"
+                                     + (f"; still running: {still[0]}" if still else "")
+                                     + "; the batch was ended on the host")
+            select.select([w for c in pending for w in c.stream.waitables()], [], [],
+                          min(left, 0.5))
+            for c in pending:
+                self._take(c, deadline)
+
+    def _take(self, c: _Channel, deadline: float) -> None:
+        while time.monotonic() < deadline:   # a steady stream still meets the deadline
+            got = c.stream.read_some(_CHUNK)
+            if not any(got):
+                break
+            for which, data in enumerate(got):
+                if not data:
+                    continue
+                buf = c.out.stdout if which == 0 else c.out.stderr
+                old = len(buf)
+                buf += data
+                at = time.monotonic() - c.started
+                on_end = (lambda i: c.out.ended.__setitem__(i, round(at, 4))) if which == 0 else (lambda i: None)
+                c.frames[which].feed(buf, old, on_end)
+                self.total += len(data)
+                if c.frames[which].open_size(buf) > self.limits.command_output:
+                    line = c.lines[c.frames[which].open]
+                    raise TransportError(ERROR, f"output over the cap of {size(self.limits.command_output)} "
+                                         f"per command ({self.cap_names[0]}) from `{line}`: reading "
+                                         "stopped and the batch was ended on the host; raise the cap "
+                                         "in the inventory if this output is expected")
+                if self.total > self.limits.host_output:
+                    line = c.running()
+                    raise TransportError(ERROR, f"output over the cap of {size(self.limits.host_output)} "
+                                         f"per host ({self.cap_names[1]})"
+                                         + (f", reached during `{line}`" if line else "")
+                                         + ": reading stopped and the batch was ended on the host; "
+                                         "raise the cap in the inventory if this output is expected")
+        if c.stream.finished():
+            c.done = True
+            c.out.rc = c.stream.exit_status()
+
+
+class ProcessStream:
+    """A batch run on this machine: its own process group, killed as a whole."""
+
+    def __init__(self, argv: list[str]):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.files = [self.proc.stdout, self.proc.stderr]
+        for f in self.files:
+            os.set_blocking(f.fileno(), False)
+        self.eof = [False, False]
+
+    def waitables(self):
+        return [f for f, e in zip(self.files, self.eof) if not e]
+
+    def read_some(self, n: int) -> tuple[bytes, bytes]:
+        got = [b"", b""]
+        for i, f in enumerate(self.files):
+            if self.eof[i]:
+                continue
+            try:
+                data = os.read(f.fileno(), n)
+            except BlockingIOError:
+                continue
+            if data:
+                got[i] = data
+            else:
+                self.eof[i] = True
+        return got[0], got[1]
+
+    def finished(self) -> bool:
+        return all(self.eof) and self.proc.poll() is not None
+
+    def exit_status(self) -> int | None:
+        return self.proc.returncode
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for f in self.files:
+            f.close()
+        self.proc.wait()
+
+
+class SSHStream:
+    """A batch run on one channel of an SSH session."""
+
+    def __init__(self, chan):
+        self.chan = chan
+
+    def waitables(self):
+        return [self.chan]
+
+    def read_some(self, n: int) -> tuple[bytes, bytes]:
+        out = self.chan.recv(n) if self.chan.recv_ready() else b""
+        err = self.chan.recv_stderr(n) if self.chan.recv_stderr_ready() else b""
+        return out, err
+
+    def finished(self) -> bool:
+        # the exit status can overtake the last stderr data: wait for EOF as well
+        c = self.chan
+        return (c.exit_status_ready() and (c.eof_received or c.closed)
+                and not c.recv_ready() and not c.recv_stderr_ready())
+
+    def exit_status(self) -> int | None:
+        return self.chan.recv_exit_status()
+
+    def stop(self) -> None:
+        self.chan.close()
+
+
+_SUDO_PROMPT = ("a password is required", "a terminal is required", "may not run sudo",
+                "is not in the sudoers", "not allowed to execute")
+
+
+def sudo_failure(host, outputs: list[Output]) -> None:
+    """Raise the error that says what to grant, when sudo -n refused to run a batch."""
+    for out in outputs:
+        stderr = readable(host_text(bytes(out.stderr)))
+        if any(s in stderr for s in _SUDO_PROMPT):
+            last = stderr.strip().splitlines()[-1]
+            raise TransportError(ERROR, f"sudo -n refused on {host.name} for user {host.ssh.user!r} "
+                                 f"({last}): grant it passwordless sudo for the audit (sh and "
+                                 "timeout), or set sudo: false")
+
+
+@dataclass
+class SentLog:
+    """Every round trip sent to one host: what, when, how it ended, each command's time."""
+
+    entries: list[dict] = field(default_factory=list)
+
+    def add(self, parts: list[tuple[str, list[str]]], started: float, outputs: list | None,
+            note: str = "") -> None:
+        lines = [line for _, ls in parts for line in ls]
+        rcs = [o.rc for o in outputs] if outputs else [None]
+        entry = {"sent_at": _iso(started), "seconds": round(time.time() - started, 3),
+                 "rc": None if None in rcs else max(rcs), "commands": lines, "note": note,
+                 "channels": len(parts)}
+        if outputs:
+            entry["command_seconds"] = [d for (_, ls), o in zip(parts, outputs)
+                                        for d in _durations(len(ls), o.ended)]
+        self.entries.append(entry)
+
+
+def _durations(n: int, ended: dict) -> list:
+    """Each command's seconds, from when the one before it in its channel ended."""
+    out, before = [], 0.0
+    for i in range(n):
+        at = ended.get(i)
+        out.append(None if at is None else round(at - before, 4))
+        before = at if at is not None else before
+    return out
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
