@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvconform import __version__
+from hvconform.model import identity
 
 FILENAME = "results.json"
 
@@ -86,6 +87,8 @@ def document(run, catalog_digest: str, records, extras: Extras | None = None,
         "hosts": [{"name": s.host, "status": s.status, "error": s.error,
                    "identity": s.identity, "round_trips": s.round_trips}
                   for s in run.snapshots.values()],
+        # hosts sharing an SSH host key, machine-id or hostname: listed twice, or clones
+        "identity_conflicts": identity.conflicts(run.snapshots),
         "verdicts": sorted(records, key=lambda r: (r["host"], r["control"], r["vm"] or "")),
         "waivers": {"file": x.waivers_file, "as_of": run.started[:10],
                     "unmatched": x.unmatched_waivers},

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 from hvconform.deliver import traceability
 from hvconform.inputs.catalog import DOMAINS, SEVERITIES
+from hvconform.model import identity
 
 # Display order: what needs someone's action first.
 STATUSES = ("fail", "error", "manual", "waived", "pass", "not_applicable")
@@ -136,16 +137,18 @@ class Report:
 
     @property
     def unverified_hosts(self) -> list[dict]:
-        return [r.host for r in self.hosts if r.host and not _key_verified(r.host)]
+        """Hosts whose key (or a jump host's) was accepted unverified; not those refused
+        before login, which have no key to speak of."""
+        return [r.host for r in self.hosts if r.host and identity.key_unverified(r.host.get("identity"))]
+
+    def identity_conflicts(self, host: str | None = None) -> list[str]:
+        """Each identity conflict (of `host`, if given) as one line (model.identity)."""
+        return [identity.describe(c) for c in self.doc.get("identity_conflicts") or []
+                if host is None or host in c.get("hosts", ())]
 
     @property
     def uncollected_hosts(self) -> list[dict]:
         return [r.host for r in self.hosts if r.host and r.host.get("status") != "collected"]
-
-
-def _key_verified(host: dict) -> bool:
-    ident = host.get("identity") or {}
-    return bool(ident.get("host_key_verified", ident.get("connection") == "local"))
 
 
 def target(rec: dict) -> str:
