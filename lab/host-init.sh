@@ -16,7 +16,7 @@ log() { echo "[$(date +%T.%N | cut -c1-12)] $HV_NAME: $*"; }
 fail() { log "FAILED: $*"; FAILED="${FAILED:+$FAILED; }$*"; }
 
 # Per-host copies replace the machine's own directories and files.
-BIND_PATHS="/etc/ssh /etc/libvirt /etc/pki /etc/hvconform /etc/hosts /etc/hostname
+BIND_PATHS="/etc/ssh /etc/libvirt /etc/pki /etc/hvconform /etc/hosts /etc/hostname /etc/machine-id
   /root /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log /var/log/libvirt
   /var/backups/libvirt /etc/systemd/system
   /etc/rsyslog.conf /etc/rsyslog.d /etc/usbguard /etc/aide /var/lib/aide"
