@@ -56,6 +56,7 @@ def jump_chain(host, jump_hosts: dict) -> list[Hop]:
     chain, current = [], host
     seen = {("name", host.name), ("at", host.address, host.ssh.port)}
     path = [host.name]
+    jump_hosts = {**jump_hosts, host.name: host}   # a chain may come back to its target
     while current.ssh.jump_host:
         named = jump_hosts.get(current.ssh.jump_host)
         if named is not None:

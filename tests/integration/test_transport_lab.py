@@ -78,6 +78,8 @@ def test_jump_host_named_in_the_inventory(lab):
     """hardened reached through weak's sshd (a direct-tcpip channel), keys checked for both."""
     target = dataclasses.replace(host(lab, "hardened"),
                                  ssh=dataclasses.replace(host(lab, "hardened").ssh, jump_host="weak"))
-    snap, sent = collect_host(target, NEEDS, jump=host(lab, "weak"))
+    snap, sent = collect_host(target, NEEDS, jump_hosts=[host(lab, "weak")])
     assert snap.status == "collected", snap.error
     assert snap.identity["hostname"] == "hardened" and len(sent) == 2
+    assert [h["host"] for h in snap.identity["jump_hosts"]] == ["weak"]
+    assert snap.identity["host_key_verified"] is True
