@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 SSH_TRANSPORTS = ("ssh", "libssh", "libssh2")
 LOCAL_TRANSPORTS = ("", "unix")
@@ -117,7 +117,8 @@ def check(uri: str, base: Path, identity_file: Path | None = None,
         if value and not (os.path.isdir(value) if kind == "dir" else os.path.isfile(value)):
             problems.append(f"{name}: no such {'folder' if kind == 'dir' else 'file'}: {value}")
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe='/~.,_-')}" for k, v in params.items())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")), problems
+    # urlunsplit would drop the empty authority of qemu:///system
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{query}" if query else ""), problems
 
 
 def host_of(uri: str) -> str:
