@@ -319,8 +319,8 @@ def _version(number) -> str | None:
 
 
 def _nl(text: str | None) -> str:
-    """As virsh prints it: the text and a newline."""
-    return "" if text is None else text if text.endswith("\n") else text + "\n"
+    """As virsh prints an XML document (`vshPrint("%s\\n", xml)`): the text and a newline."""
+    return "" if text is None else text + "\n"
 
 
 def _iso(t: float) -> str:

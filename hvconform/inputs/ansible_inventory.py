@@ -372,10 +372,12 @@ def _validate(check: _Check, raws: dict, out: Resolved) -> None:
               for name, s in own.items()}
     for name, m in merged.items():
         # each host its own problem (our YAML reports a shared file once, where it is written)
-        if m["connection"] == "ssh" and m["ssh"].get("known_hosts") is None:
+        if not rules.uses_known_hosts(m):
+            continue
+        if m["ssh"].get("known_hosts") is None:
             m["ssh"]["known_hosts"] = Path(DEFAULT_KNOWN_HOSTS).expanduser()
         known = m["ssh"].get("known_hosts")
-        if m["connection"] == "ssh" and isinstance(known, Path) and not known.is_file():
+        if isinstance(known, Path) and not known.is_file():
             said = "no such file" if ("ssh", "known_hosts") in check.origins[name] else \
                 "not set, and ssh's default does not exist"
             check(("hosts", name, "ssh", "known_hosts"),

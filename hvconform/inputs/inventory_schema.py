@@ -181,9 +181,9 @@ def connections(check: Check, defaults: dict, own: dict, merged: dict):
     """What needs every host at once: address, known_hosts in use, jump hosts."""
     missing_known_hosts: dict[tuple, list[str]] = {}
     for name, m in merged.items():
-        if m["connection"] != "ssh":
+        if not uses_known_hosts(m):
             continue
-        if "address" not in m:
+        if "address" not in m and m["connection"] == "ssh":
             check(("hosts", name, "address"), "required for an ssh host (or set connection: local)")
         origin = ("hosts", name) if "known_hosts" in own[name].get("ssh", {}) else ("defaults",)
         if m["ssh"].get("known_hosts") is None:
@@ -223,6 +223,13 @@ def connections(check: Check, defaults: dict, own: dict, merged: dict):
                   "(a jump host inherited from defaults may need `jump_host: null`)")
 
 
+def uses_known_hosts(m: dict) -> bool:
+    """An ssh host, or a libvirt one whose transport checks keys against known_hosts=."""
+    return m["connection"] == "ssh" or (
+        m["connection"] == "libvirt" and isinstance(m.get("uri"), str)
+        and libvirt_uri.transport(m["uri"]) in libvirt_uri.KNOWN_HOSTS_TRANSPORTS)
+
+
 def libvirt_hosts(check: Check, merged: dict, base: Path):
     """`connection: libvirt` hosts: `uri:` required, checked and completed with the
     host's identity_file and known_hosts (hvconform/inputs/libvirt_uri.py); `address`
@@ -235,6 +242,9 @@ def libvirt_hosts(check: Check, merged: dict, base: Path):
             continue
         if "address" in m:
             check(at + ("address",), "not used by a libvirt host: the uri says where it is")
+        if isinstance(m["ssh"].get("jump_host"), str):
+            check(at + ("ssh", "jump_host"), "a libvirt host takes no jump host: libvirt opens "
+                  "the uri itself (set jump_host: null; for qemu+ssh, ProxyJump in ~/.ssh/config)")
         uri = m.get("uri")
         if uri is None:
             check(at + ("uri",), "required for a libvirt host, e.g. "

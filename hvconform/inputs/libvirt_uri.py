@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
 SSH_TRANSPORTS = ("ssh", "libssh", "libssh2")
+KNOWN_HOSTS_TRANSPORTS = ("libssh", "libssh2")   # libvirt checks their keys against known_hosts=
 LOCAL_TRANSPORTS = ("", "unix")
 TRANSPORTS = LOCAL_TRANSPORTS + SSH_TRANSPORTS + ("tls",)
 REFUSED_TRANSPORTS = {"tcp": "sends everything unencrypted",
@@ -100,11 +101,16 @@ def check(uri: str, base: Path, identity_file: Path | None = None,
     for name in PATH_PARAMS:
         if params.get(name):
             params[name] = _resolve(base, params[name])
+    # files the URI names must exist; those from ssh: are checked where they are written
+    for name, kind in (("keyfile", "file"), ("known_hosts", "file"), ("pkipath", "dir")):
+        value = params.get(name)
+        if value and not (os.path.isdir(value) if kind == "dir" else os.path.isfile(value)):
+            problems.append(f"{name}: no such {'folder' if kind == 'dir' else 'file'}: {value}")
     if trans in SSH_TRANSPORTS:
         params.setdefault("no_tty", "1")
         if identity_file is not None:
             params.setdefault("keyfile", str(identity_file))
-    if trans in ("libssh", "libssh2"):
+    if trans in KNOWN_HOSTS_TRANSPORTS:
         params.setdefault("known_hosts", str(known_hosts or Path(DEFAULT_KNOWN_HOSTS).expanduser()))
     elif trans == "ssh" and known_hosts is not None and \
             Path(known_hosts).expanduser() != Path(DEFAULT_KNOWN_HOSTS).expanduser():
@@ -112,10 +118,6 @@ def check(uri: str, base: Path, identity_file: Path | None = None,
                         f"{DEFAULT_KNOWN_HOSTS} (and /etc/ssh/ssh_known_hosts); libvirt cannot "
                         f"point it at {known_hosts} (ssh.known_hosts): use qemu+libssh://, which "
                         "takes known_hosts=, or `ssh: {known_hosts: null}` for this host")
-    for name, kind in (("keyfile", "file"), ("known_hosts", "file"), ("pkipath", "dir")):
-        value = params.get(name)
-        if value and not (os.path.isdir(value) if kind == "dir" else os.path.isfile(value)):
-            problems.append(f"{name}: no such {'folder' if kind == 'dir' else 'file'}: {value}")
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe='/~.,_-')}" for k, v in params.items())
     # urlunsplit would drop the empty authority of qemu:///system
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{query}" if query else ""), problems

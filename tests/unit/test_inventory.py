@@ -120,8 +120,11 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
     for name in ("hvaudit_ed25519", "hvaudit_known_hosts"):
         (tmp_path / ".ssh" / name).write_text("x\n")
     inv = load(ROOT / "inventories" / "site.example.yaml")
-    bastion, hv_a, hv_b = inv.hosts
+    bastion, hv_a, hv_b, hv_c = inv.hosts
     assert (bastion.ssh.jump_host, hv_a.ssh.jump_host, hv_b.ssh.port) == (None, "bastion", 2222)
+    assert (hv_c.connection, hv_c.address) == ("libvirt", "hv-c.example.net")
+    assert hv_c.uri == (f"qemu+libssh2://hvaudit@hv-c.example.net/system?sshauth=privkey&no_tty=1&"
+                        f"keyfile={tmp_path}/.ssh/hvaudit_ed25519&known_hosts={tmp_path}/.ssh/hvaudit_known_hosts")
     assert hv_a.ssh.identity_file == tmp_path / ".ssh" / "hvaudit_ed25519"
     assert hv_b.facts == {"tenant": "acme", "security_level": "high", "role": "compute"}
     assert select(inv, "compute") == [hv_a, hv_b]
