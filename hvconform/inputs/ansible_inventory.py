@@ -13,7 +13,8 @@ groups, a folder, a program, a file that is not YAML) is given to ansible-invent
 Every error of our loader then says why the file was read as ours (OURS_HINT).
 
 Mapped (Ansible's precedence already applied by ansible-inventory; templates are not
-rendered by --list, so a value with `{{` is an error, as is a vault-encrypted one):
+rendered by --list, so a value with `{{` is an error, as is a vault-encrypted one;
+what the values mean to Ansible: hvconform/inputs/ansible_vars.py):
   ansible_host (ansible_ssh_host)    address (default: the inventory host name)
   ansible_user (ansible_ssh_user)    ssh.user            ansible_port (ansible_ssh_port)  ssh.port
   ansible_ssh_private_key_file       ssh.identity_file   ansible_become      sudo (sudo -n, as root)
@@ -34,13 +35,12 @@ group), from a second `--list --export` run made only when there are errors.
 from __future__ import annotations
 
 import difflib
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from hvconform.inputs import ansible_run
+from hvconform.inputs import ansible_run, ansible_vars
 from hvconform.inputs import inventory_schema as rules
 
 ANSIBLE, OURS = "ansible", "hvconform"
@@ -66,13 +66,6 @@ SETTER = {**{at: names[0] for at, names in CONNECTION_VARS.items()},
           **{at: var for var, at in OURS_VARS.items()}}
 SSH_ARGS_VARS = ("ansible_ssh_common_args", "ansible_ssh_extra_args")
 SSH_CONNECTIONS = ("ssh", "paramiko", "smart")
-# ssh options that change where or as whom to connect: honoured by ansible's ssh, not by
-# our paramiko transport, so ignoring them would reach the wrong place
-REFUSED_SSH_OPTIONS = {"proxycommand": "use -o ProxyJump= (or -J)", "hostname": "use ansible_host",
-                       "port": "use ansible_port", "user": "use ansible_user",
-                       "identityfile": "use ansible_ssh_private_key_file"}
-_TRUE = ("y", "yes", "on", "1", "true", "t")
-_FALSE = ("n", "no", "off", "0", "false", "f")
 
 
 class AnsibleInventoryError(Exception):
@@ -212,7 +205,7 @@ def _map(check: _Check, name: str, hv) -> dict:
     raw: dict = {"ssh": {}}
 
     def put(at: tuple, var: str, value):
-        problem = _unusable(value)
+        problem = ansible_vars.unusable(value)
         if problem:
             check.file(name, var, problem)
             return
@@ -248,10 +241,10 @@ def _map(check: _Check, name: str, hv) -> dict:
             _ssh_args(check, name, var, hv[var], put)
     for var, at in OURS_VARS.items():
         if var in hv and var != "hvconform_libvirt_uri":
-            value = _bool(hv[var]) if var == "hvconform_sudo" else hv[var]
+            value = ansible_vars.boolean(hv[var]) if var == "hvconform_sudo" else hv[var]
             put(at, var, value)
     if "hvconform_sudo" not in hv and "ansible_become" in hv:
-        become = _bool(hv["ansible_become"])
+        become = ansible_vars.boolean(hv["ansible_become"])
         put(("sudo",), "ansible_become", become)
         if become is True:
             _become_is_sudo(check, name, hv)
@@ -264,7 +257,7 @@ def _connection(check: _Check, name: str, hv: dict) -> str | None:
     if "hvconform_libvirt_uri" in hv:
         return "libvirt"
     value = hv.get("ansible_connection", "ssh")
-    problem = _unusable(value)
+    problem = ansible_vars.unusable(value)
     if problem:
         check.file(name, "ansible_connection", problem)
         return None
@@ -290,27 +283,9 @@ def _become_is_sudo(check: _Check, name: str, hv: dict) -> None:
 
 def _ssh_args(check: _Check, name: str, var: str, value, put) -> None:
     """The few ssh options that say where to connect: ProxyJump, UserKnownHostsFile."""
-    problem = _unusable(value)
-    if problem or not isinstance(value, str):
-        check.file(name, var, problem or f"expected a string of ssh options, got {rules.show(value)}")
-        return
-    try:
-        words = shlex.split(value)
-    except ValueError as exc:
-        check.file(name, var, f"cannot split into ssh options: {exc}")
-        return
-    options, i = [], 0
-    while i < len(words):
-        word = words[i]
-        if word in ("-o", "-J") and i + 1 < len(words):
-            options.append(("proxyjump", words[i + 1]) if word == "-J" else _option(words[i + 1]))
-            i += 2
-            continue
-        if word.startswith("-o") and len(word) > 2:
-            options.append(_option(word[2:]))
-        elif word.startswith("-J") and len(word) > 2:
-            options.append(("proxyjump", word[2:]))
-        i += 1
+    options, problem = ansible_vars.ssh_options(value)
+    if problem:
+        check.file(name, var, problem)
     for key, val in options:
         if key == "proxyjump" and val.lower() != "none":
             if "," in val:
@@ -319,39 +294,9 @@ def _ssh_args(check: _Check, name: str, var: str, value, put) -> None:
                 put(("ssh", "jump_host"), f"{var} (ProxyJump)", val)
         elif key == "userknownhostsfile" and val.split():
             put(("ssh", "known_hosts"), f"{var} (UserKnownHostsFile)", val.split()[0])
-        elif key in REFUSED_SSH_OPTIONS:
-            check.file(name, var, f"-o {key}: not supported here; {REFUSED_SSH_OPTIONS[key]}")
-
-
-def _option(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep:
-        key, _, value = text.partition(" ")
-    return key.strip().lower(), value.strip()
-
-
-def _bool(value):
-    """Ansible's booleans: yes/no, true/false, on/off, 1/0, as strings too; else unchanged."""
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
-        return bool(value)
-    return value
-
-
-def _unusable(value) -> str | None:
-    """Why a value cannot be taken as it is: vault-encrypted, or a template."""
-    if isinstance(value, dict):
-        if "__ansible_vault" in value:
-            return ("vault-encrypted: hvconform does not decrypt Ansible Vault, and reads this "
-                    "variable to connect or to judge: give it in clear")
-        return next((p for p in map(_unusable, value.values()) if p), None)
-    if isinstance(value, list):
-        return next((p for p in map(_unusable, value) if p), None)
-    if isinstance(value, str) and ("{{" in value or "{%" in value):
-        return (f"{rules.show(value)} is a Jinja template: ansible-inventory --list does not "
-                "render templates; give the value itself")
-    return None
+        elif key in ansible_vars.REFUSED_SSH_OPTIONS:
+            check.file(name, var, f"-o {key}: not supported here; "
+                                  f"{ansible_vars.REFUSED_SSH_OPTIONS[key]}")
 
 
 def _validate(check: _Check, raws: dict, out: Resolved) -> None:

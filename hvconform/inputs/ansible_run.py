@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -36,6 +37,12 @@ ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
        "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
        "ANSIBLE_NOCOLOR": "True", "ANSIBLE_FORCE_COLOR": "False",
        "ANSIBLE_DEPRECATION_WARNINGS": "False"}
+
+
+# Ansible may quote the inventory line it could not parse: a password on it must not
+# reach our error text (and through it, the terminal or a report)
+_SECRET = re.compile(r"((?:pass(?:word)?|passwd|secret|token|key)\w*\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s;]+)",
+                     re.I)
 
 
 class AnsibleRunError(Exception):
@@ -134,5 +141,5 @@ def summary(stderr: bytes, limit: int = 600) -> str:
         line = line.strip().removeprefix("[WARNING]:").removeprefix("[ERROR]:").strip()
         if line and line not in seen and line != "<<< caused by >>>":
             seen.append(line)
-    text = "; ".join(seen) or "no message"
+    text = _SECRET.sub(lambda m: m[1] + "[REDACTED]", "; ".join(seen) or "no message")
     return text if len(text) <= limit else "..." + text[-limit:]

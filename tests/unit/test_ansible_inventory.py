@@ -341,3 +341,12 @@ def test_run_bounded_kills_a_hanging_inventory_and_caps_output(site):
     with pytest.raises(ansible_run.AnsibleRunError, match="printed more than"):
         ansible_run.run_bounded([sys.executable, "-c", "print('x' * (3 << 20))"],
                                 dict(os.environ), 30, 1 << 20)
+
+
+def test_ansibles_complaint_never_carries_a_password_into_our_error(site):
+    write(site, "hosts.ini", "[compute\nhv-a ansible_password=hunter2 ansible_become_pass='s3 cr3t'\n")
+    with pytest.raises(InventoryError) as caught:
+        load("hosts.ini")
+    assert "hunter2" not in str(caught.value) and "s3 cr3t" not in str(caught.value)
+    assert ansible_run.summary(b"[ERROR]: line: x ansible_password=hunter2; y\n") == \
+        "line: x ansible_password=[REDACTED]; y"
