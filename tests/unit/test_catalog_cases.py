@@ -80,12 +80,6 @@ LEGACY = {
                 vm("<redirdev bus='usb' type='spicevmc'/>")),
 
     "NET-004": (qconf(""), qconf('vnc_listen = "0.0.0.0"\n')),
-    "NET-005": (vm("<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'>"
-                   "<listen type='address' address='127.0.0.1'/></graphics>"),
-                vm("<graphics type='vnc' port='-1' autoport='yes' listen='0.0.0.0'>"
-                   "<listen type='address' address='0.0.0.0'/></graphics>")),
-    "NET-008": (qconf('vnc_listen = "0.0.0.0"\nvnc_tls = 1\ndefault_tls_x509_verify = 1\n'),
-                qconf('vnc_listen = "0.0.0.0"\nvnc_tls = 1\nvnc_tls_x509_verify = 0\ndefault_tls_x509_verify = 1\n')),
     "NET-010": (vm("<graphics type='vnc' port='-1' autoport='yes'/>"),
                 vm("<graphics type='vnc' port='-1' autoport='yes' websocket='5700'/>")),
     "NET-015": (vm("<interface type='network'><source network='default'/>"
