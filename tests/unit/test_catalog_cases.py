@@ -41,10 +41,8 @@ LEGACY = {
                  sysctls({"fs.protected_symlinks": 0, "fs.protected_hardlinks": 0})),
 
     "QEMU-001": (qconf((DATA / "debian12-qemu.conf").read_text()), qconf('user = "root"\ngroup = "root"\n')),
-    "QEMU-002": (running(uid=64055), running(uid=0)),
     "QEMU-003": (running(), running(capeff="000001ffffffffff")),
     "QEMU-006": (running(seccomp=2), running(seccomp=0)),
-    "QEMU-010": (qconf("max_core = 0\n"), qconf("dump_guest_core = 1\n")),
     "QEMU-013": (vm(attrs=QEMU_NS),
                  vm(attrs=QEMU_NS, top="  <qemu:commandline><qemu:arg value='-s'/></qemu:commandline>\n")),
     "QEMU-014": (running(), running(args=("-gdb", "tcp:127.0.0.1:1234"))),
@@ -131,7 +129,6 @@ LEGACY = {
 # Kinds that have a not_applicable verdict, one control each, on a snapshot that shows it.
 LEGACY_NOT_APPLICABLE = {
     "QEMU-001": {"files": {QCONF: None}},
-    "QEMU-002": {"domains": {"vm1": domain()}},                      # defined, not running
     "LOG-002": {"files": {DCONF: None, "/etc/libvirt/virtqemud.conf": None}},  # no libvirt here
     "CRY-005": stats(None, TLS_KEYS),                                  # no TLS set up at all
     "HOST-009": {"sshd": (127, "", "sh: 1: sshd: not found\n")},

@@ -21,7 +21,7 @@ from hvconform.judge.functions import (  # noqa: F401
     libvirt,
     logging_audit, logging_forwarding, logging_monitoring,
     network_bridges, network_consoles, network_exposure, network_virtual,
-    qemu)
+    qemu, qemu_overrides)
 from hvconform.judge.functions.registry import REGISTRY
 
 KIND = "function"
