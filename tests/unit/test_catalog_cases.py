@@ -29,8 +29,6 @@ LEGACY = {
                                              "<secmodel><model>dac</model></secmodel>")},
                  {"capabilities": CAPS.format("<secmodel><model>none</model></secmodel>"
                                              "<secmodel><model>dac</model></secmodel>")}),
-    "KMAC-005": (vm(top="  <seclabel type='dynamic' model='selinux' relabel='yes'/>\n"),
-                 vm(top="  <seclabel type='none'/>\n")),
     "KMAC-010": (sysctls({"kernel.kptr_restrict": 1}), sysctls({"kernel.kptr_restrict": 0})),
     "KMAC-011": (sysctls({"kernel.randomize_va_space": 2}), sysctls({"kernel.randomize_va_space": 0})),
     "KMAC-012": (sysctls({"kernel.dmesg_restrict": 1, "kernel.perf_event_paranoid": 2}),
