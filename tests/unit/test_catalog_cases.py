@@ -81,9 +81,6 @@ LEGACY = {
     "NET-015": (vm("<interface type='network'><source network='default'/>"
                    "<filterref filter='clean-traffic'/></interface>"),
                 vm("<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>")),
-    "NET-022": (vm("<serial type='pty'><target port='0'/></serial>"),
-                vm("<serial type='tcp'><source mode='bind' host='0.0.0.0' service='4555'/>"
-                   "<protocol type='telnet'/><target port='0'/></serial>")),
 
     "LOG-001": ({"ps": PS_AUDITD, **cmdline("ro audit=1 audit_backlog_limit=8192")},
                 {"ps": PS_PLAIN, **cmdline("ro quiet")}),

@@ -7,6 +7,7 @@ and encrypted.
   NET-007  console_authenticated       reachable VNC/SPICE consoles need a password or SASL
   NET-008  vnc_tls_verified            reachable VNC uses TLS with client certificates
   NET-009  spice_tls                   reachable SPICE uses TLS on every channel
+  NET-022  network_chardevs_tls        serial/console/channel on tcp uses TLS (its own, else chardev_tls)
 
 Where a console listens is what is in effect for the VM: its own <listen> (or
 socket=), else qemu.conf's <type>_listen or <type>_auto_unix_socket, else libvirt's
@@ -284,3 +285,42 @@ def spice_tls(snap, vm, policy):
     if bad:
         return v.failed(expected, "; ".join(bad), evidence, reason=f"domain {vm}: SPICE traffic in cleartext")
     return v.passed(expected, f"{len(shown)} reachable SPICE console(s), all TLS", evidence)
+
+
+# ---- NET-022: character devices on the network ------------------------------------------
+
+NETWORK_CHARDEVS = ("/domain/devices/*[self::serial or self::console or self::channel or self::parallel]"
+                    "[@type='udp' or @type='telnet' or @type='tcp']")
+
+
+@control("NET-022", needs=[("cat", QCONF)])
+@artifacts.ends
+def network_chardevs_tls(snap, vm, policy):
+    # formatdomain.rst 'TCP client/server': "If chardev_tls is enabled, then unless the tls
+    # attribute is set to 'no', libvirt will use the host configured TLS environment"; a
+    # tls='yes' chardev uses it even with chardev_tls off. UDP has no TLS.
+    expected = ("no serial/console/channel/parallel on udp; a tcp one with TLS: its own <source tls='yes'>, "
+                "or no tls= and qemu.conf chardev_tls = 1")
+    root, art = artifacts.domain_root(snap, vm)
+    devices = root.xpath(NETWORK_CHARDEVS)
+    deferring = [d for d in devices if d.get("type") == "tcp" and (d.find("source") is None
+                                                                  or d.find("source").get("tls") is None)]
+    qconf, qart = settings_of(snap, QCONF) if deferring else ({}, None)
+    default_tls = str(value_of(qconf, "chardev_tls", 0)) == "1"
+    problems = []
+    for d in devices:
+        name = f"{d.tag} {d.get('type')}"
+        tls = d.find("source").get("tls") if d.find("source") is not None else None
+        if d.get("type") != "tcp":
+            problems.append(f"{name} (no TLS possible)")
+        elif tls == "no":
+            problems.append(f"{name} with its own tls='no'")
+        elif tls is None and not default_tls:
+            problems.append(f"{name} without TLS (no tls=, qemu.conf chardev_tls = "
+                            f"{value_of(qconf, 'chardev_tls', '0 (default)')})")
+    evidence = [v.Evidence.of(art, xmlsafe.render_all(devices) or f"{NETWORK_CHARDEVS}: no match")]
+    if qart is not None:
+        evidence.append(v.Evidence.of(qart, f"{QCONF}: chardev_tls = {value_of(qconf, 'chardev_tls', 'unset (default 0)')}"))
+    ok = (f"{len(devices)} network character device(s), all TLS" if devices
+          else "no character device on the network")
+    return artifacts.problems_verdict(expected, problems, ok, evidence, f"domain {vm}: ")
