@@ -260,3 +260,18 @@ def test_net005_own_addresses_decide_without_qemu_conf_and_a_network_listen_is_n
     assert verdict.status == v.FAIL and "network default" in verdict.actual
     bare = judge("console_listen_local", snap(domains={"vm1": domain(VNC_BARE)}), "vm1")
     assert bare.status == v.ERROR and QCONF in bare.reason          # qemu.conf decides, and was not collected
+
+
+def test_what_the_domain_settles_alone_still_fails_when_qemu_conf_is_unreadable():
+    denied = (1, "", f"cat: {QCONF}: Permission denied\n")
+    net = "<graphics type='vnc' port='-1'><listen type='address' address='0.0.0.0'/></graphics>"
+    s = snap(domains={"vm1": domain(net, VNC_BARE)}, files={QCONF: denied})
+    verdict = judge("console_listen_local", s, "vm1")
+    assert verdict.status == v.FAIL and "vnc on 0.0.0.0" in verdict.actual and "not judged" in verdict.actual
+    s = snap(domains={"vm1": domain(VNC_BARE)}, files={QCONF: denied})
+    assert judge("console_listen_local", s, "vm1").status == v.ERROR
+    udp = "<serial type='udp'><source mode='connect' host='192.0.2.1' service='514'/></serial>"
+    tcp = "<serial type='tcp'><source mode='connect' host='192.0.2.1' service='5555'/></serial>"
+    verdict = judge("network_chardevs_tls", snap(domains={"vm1": domain(udp, tcp)}), "vm1")
+    assert verdict.status == v.FAIL and "serial udp" in verdict.actual and "tcp devices without tls=" in verdict.actual
+    assert judge("network_chardevs_tls", snap(domains={"vm1": domain(tcp)}), "vm1").status == v.ERROR

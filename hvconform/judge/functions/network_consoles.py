@@ -103,11 +103,26 @@ def _consoles(snap, vm, kinds=LISTENING):
     return out
 
 
-def _qemu_conf_if_needed(snap, consoles) -> tuple[dict, object | None]:
-    """qemu.conf's settings when a console takes its address from it, else ({}, None)."""
-    if any(_defers_to_qemu_conf(g) for _, g, _ in consoles):
-        return settings_of(snap, QCONF)
-    return {}, None
+def _qemu_conf_when(needed: bool, snap) -> tuple[dict, object | None, v.Verdict | None]:
+    """(qemu.conf's settings, its artifact, None) when `needed`; ({}, None, the error)
+    when it could not be read, so what the domain settles alone is still judged."""
+    if not needed:
+        return {}, None, None
+    try:
+        qconf, qart = settings_of(snap, QCONF)
+        return qconf, qart, None
+    except artifacts.End as end:
+        return {}, None, end.verdict
+
+
+def _unless_undecided(verdict: v.Verdict, undecided: v.Verdict | None, what: str) -> v.Verdict:
+    """A fail stands on what the domain settles alone; a pass is not one when qemu.conf,
+    which decides `what`, could not be read: then the error says why."""
+    if undecided is None or verdict.status == v.FAIL:
+        if undecided is not None:
+            verdict.actual += f" ({what} not judged: {undecided.reason})"
+        return verdict
+    return v.error(f"{what}: {undecided.reason}", verdict.evidence)
 
 
 def _exposed(consoles, qconf) -> list[tuple[str, str, object, object]]:
@@ -146,13 +161,16 @@ def console_listen_local(snap, vm, policy):
     if not consoles:
         root, art = artifacts.domain_root(snap, vm)
         return v.passed(expected, "no VNC/SPICE/RDP console", [v.Evidence.of(art, "/domain/devices/graphics: no match")])
-    qconf, qart = _qemu_conf_if_needed(snap, consoles)
+    qconf, qart, undecided = _qemu_conf_when(any(_defers_to_qemu_conf(g) for _, g, _ in consoles), snap)
+    if undecided is not None:        # judge only the consoles with an address of their own
+        consoles = [c for c in consoles if not _defers_to_qemu_conf(c[1])]
     exposed = _exposed(consoles, qconf)
     keys = [f"{k}_{s}" for k in sorted({g.get("type") for _, g, _ in consoles}) for s in ("listen", "auto_unix_socket")]
     evidence = _console_evidence(consoles, exposed, qconf, qart, keys)
     problems = [f"{kind} on {where}" for kind, where, _, _ in exposed]
-    return artifacts.problems_verdict(expected, problems, f"{len(consoles)} console(s), all local", evidence,
-                                      f"domain {vm}: console reachable from the network: ")
+    verdict = artifacts.problems_verdict(expected, problems, f"{len(consoles)} console(s), all local", evidence,
+                                         f"domain {vm}: console reachable from the network: ")
+    return _unless_undecided(verdict, undecided, "consoles without an address of their own")
 
 
 def _vnc_verify(qconf) -> tuple[str, str]:
@@ -305,10 +323,12 @@ def network_chardevs_tls(snap, vm, policy):
     devices = root.xpath(NETWORK_CHARDEVS)
     deferring = [d for d in devices if d.get("type") == "tcp" and (d.find("source") is None
                                                                   or d.find("source").get("tls") is None)]
-    qconf, qart = settings_of(snap, QCONF) if deferring else ({}, None)
+    qconf, qart, undecided = _qemu_conf_when(bool(deferring), snap)
     default_tls = str(value_of(qconf, "chardev_tls", 0)) == "1"
     problems = []
     for d in devices:
+        if undecided is not None and d in deferring:
+            continue
         name = f"{d.tag} {d.get('type')}"
         tls = d.find("source").get("tls") if d.find("source") is not None else None
         if d.get("type") != "tcp":
@@ -323,4 +343,5 @@ def network_chardevs_tls(snap, vm, policy):
         evidence.append(v.Evidence.of(qart, f"{QCONF}: chardev_tls = {value_of(qconf, 'chardev_tls', 'unset (default 0)')}"))
     ok = (f"{len(devices)} network character device(s), all TLS" if devices
           else "no character device on the network")
-    return artifacts.problems_verdict(expected, problems, ok, evidence, f"domain {vm}: ")
+    return _unless_undecided(artifacts.problems_verdict(expected, problems, ok, evidence, f"domain {vm}: "),
+                             undecided, "tcp devices without tls=")
