@@ -79,6 +79,7 @@ SPICE_ANY = "<graphics type='spice' autoport='yes'{}><listen type='address' addr
 VNC_AT = "<graphics type='vnc' port='-1' autoport='yes' listen='{0}'><listen type='address' address='{0}'/></graphics>"
 TCP_SERIAL = ("<serial type='tcp'><source mode='bind' host='0.0.0.0' service='4555'{}/>"
               "<protocol type='raw'/><target port='0'/></serial>")
+ON_GROUP = "<interface type='network'><source network='lan'{}/><model type='virtio'/></interface>"
 STORED = "/etc/libvirt/qemu/vm1.xml"
 BR_VLAN = "<interface type='bridge'><source bridge='br0'/><vlan><tag id='10'/></vlan><model type='virtio'/></interface>"
 BR_PLAIN = "<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>"
@@ -175,6 +176,12 @@ EXTRA_CASES: dict = {
                 ({**vm(TCP_SERIAL.format("")), **qconf("")}, "fail"),            # chardev_tls unset: cleartext
                 (vm("<serial type='udp'><source mode='connect' host='192.0.2.1' service='514'/>"
                     "<target port='0'/></serial>"), "fail")],
+    # formatnetwork.rst 'Portgroups': a portgroup's trustGuestRxFilters overrides the
+    # network's, and the interface's own overrides the portgroup's
+    "NET-017": [({**vm(ON_GROUP.format("")), "cmds": networks(net_xml("lan", attrs=" trustGuestRxFilters='yes'",
+                  extra="  <portgroup name='safe' default='yes' trustGuestRxFilters='no'/>\n"))}, "pass"),
+                ({**vm(ON_GROUP.format(" portgroup='trusting'")), "cmds": networks(net_xml(
+                  "lan", extra="  <portgroup name='trusting' trustGuestRxFilters='yes'/>\n"))}, "fail")],
     "NET-005": [({**vm("<graphics type='vnc' port='-1'><listen type='address'/></graphics>"),
                   **qconf('vnc_listen = "0.0.0.0"\nvnc_auto_unix_socket = 1\n')}, "pass")],
 }

@@ -16,7 +16,7 @@ from hvconform.judge.functions import (  # noqa: F401
     backup_coverage, backup_protection,
     crypto_boot, crypto_storage, crypto_transport,
     host_access, host_packages, host_platform, host_services,
-    isolation_cpu, isolation_devices, isolation_resources,
+    isolation_cpu, isolation_devices, isolation_io, isolation_resources,
     kernel_hardening, mac_confinement, mac_labels,
     libvirt,
     logging_audit, logging_forwarding, logging_monitoring,
