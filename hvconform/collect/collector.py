@@ -11,6 +11,7 @@ Each round runs on up to PARALLEL channels at once (collect.batch parts), so slo
 commands overlap. Hosts are collected concurrently; one failing host never stops
 the others, a round that ends early keeps every command it completed, and an error
 text built from host output is redacted like the artifacts.
+A `connection: libvirt` host is read through the libvirt API instead (libvirt_api.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from hvconform.judge import engine
+from hvconform.collect import libvirt_api
 from hvconform.collect.batch import Batch
 from hvconform.collect.redact import redact, redact_artifact
 from hvconform.model.snapshot import COLLECTED, ERROR, PARTIAL, Domain, Snapshot, readable
@@ -148,6 +150,11 @@ def collect_host(host, controls, policy: dict | None = None, accept_new_host_key
                  jump_hosts=None) -> tuple[Snapshot, list[dict]]:
     """Snapshot of one host for these controls, and the log of what was sent. Never raises.
     `jump_hosts`: the inventory hosts (a list, or by name) its jump chain may name."""
+    if host.problem:   # an inventory entry that cannot be used: not contacted
+        return Snapshot(host=host.name, status=ERROR, error=host.problem, started=_now(),
+                        finished=_now()), []
+    if host.connection == "libvirt":     # the libvirt API alone, no shell (collect/libvirt_api.py)
+        return libvirt_api.collect_host(host, policy)
     facts = dict(host.facts)
     if host.vms is not None:  # the VMs the inventory expects, for reconciliation and isolation
         facts["vms"] = host.vms
