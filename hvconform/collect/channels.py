@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from hvconform.inputs.inventory import MAX_COMMAND_OUTPUT, MAX_HOST_OUTPUT
-from hvconform.model.snapshot import ERROR, TIMEOUT, host_text, readable
+from hvconform.model.snapshot import ERROR, TIMEOUT
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 _CHUNK = 64 * KiB
@@ -97,18 +97,45 @@ class _Frames:
 
 
 class _Channel:
-    """One script being read: the running thing, its output and its frames."""
+    """One script being read: the running thing, its output, its frames, its deadline."""
 
-    def __init__(self, stream, nonce: str, lines: list[str], started: float):
-        self.stream, self.lines, self.started = stream, lines, started
+    def __init__(self, stream, nonce: str, lines: list[str], deadline: float):
+        self.stream, self.lines, self.deadline = stream, lines, deadline
+        self.started = time.monotonic()
         self.out = Output()
         self.frames = (_Frames(nonce), _Frames(nonce))
-        self.done = False
+        self.done, self.ended_at = False, None
 
     def running(self) -> str | None:
         """The command line whose frame is open on stdout, if any."""
         i = self.frames[0].open
         return self.lines[i] if i is not None and i < len(self.lines) else None
+
+
+class Round:
+    """The channels of one round trip, started at once; read by Reader.wait()."""
+
+    def __init__(self, chans: list[_Channel], framing: list[tuple[str, list[str]]]):
+        self.chans, self.framing = chans, framing
+        self.started = time.time()          # for the log
+        self.logged = False
+
+    @property
+    def outputs(self) -> list[Output]:
+        return [c.out for c in self.chans]
+
+    @property
+    def done(self) -> bool:
+        return all(c.done for c in self.chans)
+
+    @property
+    def ended_at(self) -> float | None:
+        """When its last channel ended (wall clock), if all did."""
+        return max(c.ended_at for c in self.chans) if self.done and self.chans else None
+
+    def ended(self, part: int, index: int) -> bool:
+        """Whether command `index` of part `part` has ended (its end marker arrived)."""
+        return index in self.chans[part].out.ended
 
 
 class Reader:
@@ -120,34 +147,46 @@ class Reader:
         self.cap_names = cap_names
         self.total = 0
 
-    def read(self, streams: list, parts: list[tuple[str, list[str]]], deadline: float) -> list[Output]:
-        """`streams[i]` runs the script of `parts[i]` = (nonce, command lines)."""
-        now = time.monotonic()
-        chans = [_Channel(s, nonce, lines, now) for s, (nonce, lines) in zip(streams, parts)]
-        try:
-            self._loop(chans, deadline)
-        except TransportError as exc:
-            for c in chans:
-                c.stream.stop()
-            exc.outputs = [c.out for c in chans]
-            raise
-        return [c.out for c in chans]
+    def start(self, streams: list, parts: list[tuple[str, list[str]]], deadline: float) -> Round:
+        """A round whose `streams[i]` runs the script of `parts[i]` = (nonce, command lines)."""
+        return Round([_Channel(s, nonce, lines, deadline) for s, (nonce, lines) in zip(streams, parts)],
+                     parts)
 
-    def _loop(self, chans: list[_Channel], deadline: float) -> None:
+    def read(self, streams: list, parts: list[tuple[str, list[str]]], deadline: float) -> list[Output]:
+        """One round, read to its end."""
+        r = self.start(streams, parts, deadline)
+        self.wait([r])
+        return r.outputs
+
+    def wait(self, rounds: list[Round], until=None) -> None:
+        """Read every channel of `rounds` until all have ended, or `until()` is true (the
+        rest is read by a later call). On a deadline or a cap every channel of these
+        rounds is stopped and the TransportError raised; what they gave stays in them."""
+        try:
+            self._loop([c for r in rounds for c in r.chans], until)
+        except TransportError as exc:
+            for r in rounds:
+                for c in r.chans:
+                    c.stream.stop()
+            exc.outputs = [o for r in rounds for o in r.outputs]
+            raise
+
+    def _loop(self, chans: list[_Channel], until) -> None:
         while True:
             pending = [c for c in chans if not c.done]
-            if not pending:
+            if not pending or (until is not None and until()):
                 return
-            left = deadline - time.monotonic()
-            if left <= 0:
-                still = [c.running() for c in pending if c.running()]
+            now = time.monotonic()
+            late = [c for c in pending if c.deadline <= now]
+            if late:
+                still = [c.running() for c in late if c.running()]
                 raise TransportError(TIMEOUT, "commands did not finish within the command_timeout"
                                      + (f"; still running: {still[0]}" if still else "")
                                      + "; the batch was ended on the host")
             select.select([w for c in pending for w in c.stream.waitables()], [], [],
-                          min(left, 0.5))
+                          min(min(c.deadline for c in pending) - now, 0.5))
             for c in pending:
-                self._take(c, deadline)
+                self._take(c, c.deadline)
 
     def _take(self, c: _Channel, deadline: float) -> None:
         while time.monotonic() < deadline:   # a steady stream still meets the deadline
@@ -178,7 +217,7 @@ class Reader:
                                          + ": reading stopped and the batch was ended on the host; "
                                          "raise the cap in the inventory if this output is expected")
         if c.stream.finished():
-            c.done = True
+            c.done, c.ended_at = True, time.time()
             c.out.rc = c.stream.exit_status()
 
 
@@ -230,15 +269,18 @@ class ProcessStream:
 class SSHStream:
     """A batch run on one channel of an SSH session."""
 
-    def __init__(self, chan):
-        self.chan = chan
+    def __init__(self, chan, host: str):
+        self.chan, self.host = chan, host
 
     def waitables(self):
         return [self.chan]
 
     def read_some(self, n: int) -> tuple[bytes, bytes]:
-        out = self.chan.recv(n) if self.chan.recv_ready() else b""
-        err = self.chan.recv_stderr(n) if self.chan.recv_stderr_ready() else b""
+        try:
+            out = self.chan.recv(n) if self.chan.recv_ready() else b""
+            err = self.chan.recv_stderr(n) if self.chan.recv_stderr_ready() else b""
+        except (OSError, EOFError, RuntimeError) as exc:   # paramiko's SSHException is one
+            raise TransportError(ERROR, f"connection to {self.host} lost: {exc}") from None
         return out, err
 
     def finished(self) -> bool:
@@ -252,51 +294,3 @@ class SSHStream:
 
     def stop(self) -> None:
         self.chan.close()
-
-
-_SUDO_PROMPT = ("a password is required", "a terminal is required", "may not run sudo",
-                "is not in the sudoers", "not allowed to execute")
-
-
-def sudo_failure(host, outputs: list[Output]) -> None:
-    """Raise the error that says what to grant, when sudo -n refused to run a batch."""
-    for out in outputs:
-        stderr = readable(host_text(bytes(out.stderr)))
-        if any(s in stderr for s in _SUDO_PROMPT):
-            last = stderr.strip().splitlines()[-1]
-            raise TransportError(ERROR, f"sudo -n refused on {host.name} for user {host.ssh.user!r} "
-                                 f"({last}): grant it passwordless sudo for the audit (sh and "
-                                 "timeout), or set sudo: false")
-
-
-@dataclass
-class SentLog:
-    """Every round trip sent to one host: what, when, how it ended, each command's time."""
-
-    entries: list[dict] = field(default_factory=list)
-
-    def add(self, parts: list[tuple[str, list[str]]], started: float, outputs: list | None,
-            note: str = "") -> None:
-        lines = [line for _, ls in parts for line in ls]
-        rcs = [o.rc for o in outputs] if outputs else [None]
-        entry = {"sent_at": _iso(started), "seconds": round(time.time() - started, 3),
-                 "rc": None if None in rcs else max(rcs), "commands": lines, "note": note,
-                 "channels": len(parts)}
-        if outputs:
-            entry["command_seconds"] = [d for (_, ls), o in zip(parts, outputs)
-                                        for d in _durations(len(ls), o.ended)]
-        self.entries.append(entry)
-
-
-def _durations(n: int, ended: dict) -> list:
-    """Each command's seconds, from when the one before it in its channel ended."""
-    out, before = [], 0.0
-    for i in range(n):
-        at = ended.get(i)
-        out.append(None if at is None else round(at - before, 4))
-        before = at if at is not None else before
-    return out
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -8,7 +8,8 @@ daemons' exe links. Artifact keys:
   file:<path>  stat:<path>  readlink:<path>  elf:<path>  stat_children:<dir>
   cmd:<command name>  domain:<name>:inactive|live
 Each round runs on up to PARALLEL channels at once (collect.batch parts), so slow
-commands overlap. Hosts are collected concurrently; one failing host never stops
+commands overlap, and round 2 starts as soon as round 1's process table and domain
+lists are in (ROUND_TWO_FROM), while round 1's slow commands still run. Hosts are collected concurrently; one failing host never stops
 the others, a round that ends early keeps every command it completed, and an error
 text built from host output is redacted like the artifacts.
 A `connection: libvirt` host is read through the libvirt API instead (libvirt_api.py).
@@ -87,11 +88,13 @@ def sendable(name: str) -> bool:
     return "\0" not in name
 
 
-def second_round(snap: Snapshot, vm_needs=()) -> Batch:
-    """Per-domain and per-process reads, and the catalog's `{vm}` needs, expanded."""
+def second_round(snap: Snapshot, vm_needs=(), exclude=()) -> Batch:
+    """Per-domain and per-process reads, and the catalog's `{vm}` needs, expanded;
+    not what round 1 has (or asked for: `exclude`, its artifact keys)."""
     batch = Batch()
     for command, arg in vm_needs:
-        if _key(command, arg) not in snap.artifacts:
+        key = _key(command, arg)
+        if key not in snap.artifacts and key not in exclude:
             _add_need(batch, command, arg)
     for d in snap.domains:
         if not sendable(d.name):
@@ -117,33 +120,90 @@ def host_error(text: str) -> str:
     return redact("error", readable(text))
 
 
+class _Trip:
+    """One round trip of a host: its batch, split into parts started at once."""
+
+    def __init__(self, transport, batch: Batch, timeout: float):
+        self.batch, self.parts = batch, batch.parts(PARALLEL)
+        self.started = time.time()
+        self.where = {key: (i, j) for i, p in enumerate(self.parts) for j, (key, _) in enumerate(p.items)}
+        self.round = transport.start([(p.nonce, p.script(), p.lines()) for p in self.parts], timeout)
+        self.kept: set[str] = set()
+        self.counted = False
+
+    def count(self, snap: Snapshot) -> None:
+        """A round whose every channel ended is a round trip made (once)."""
+        if self.round.done and not self.counted:
+            snap.round_trips += 1
+            self.counted = True
+
+    def ended(self, keys) -> bool:
+        return all(self.round.ended(*self.where[k]) for k in keys if k in self.where)
+
+    def keep(self, snap: Snapshot) -> None:
+        """Every command that ended so far into the snapshot, redacted (also when the
+        round itself ends early)."""
+        for part, out in zip(self.parts, self.round.outputs):
+            for key, artifact in part.parse(out.stdout, out.stderr, self.started).items():
+                if key not in self.kept:
+                    redact_artifact(artifact)
+                    artifact.settle()
+                    snap.add(artifact)
+                    self.kept.add(key)
+
+    def complete(self) -> None:
+        """Raise PARTIAL when a command of a round that ended gave no result."""
+        if len(self.kept) < len(self.batch):
+            outputs = self.round.outputs
+            missing = [k for k, _ in self.batch.items if k not in self.kept]
+            stderr = "".join(bytes(o.stderr).decode("utf-8", "replace") for o in outputs)
+            rcs = sorted({o.rc for o in outputs}, key=str)
+            raise TransportError(PARTIAL, f"{len(missing)} of {len(self.batch)} commands gave no result "
+                                 f"(first: {missing[0]}); rc={'/'.join(map(str, rcs))}: "
+                                 f"{host_error(stderr).strip()[-300:]}")
+
+
 def _round(transport, batch: Batch, snap: Snapshot, timeout: float) -> None:
-    """One round trip: the batch's parts at once; every command that ended is kept,
-    also when the round itself ends early (the error is raised after)."""
-    parts = batch.parts(PARALLEL)
-    started = time.time()
-    failure = None
+    """One round trip alone, read to its end; what ended is kept, whatever happens."""
+    trip = _Trip(transport, batch, timeout)
     try:
-        outputs = transport.run([(p.nonce, p.script(), p.lines()) for p in parts], timeout)
-    except TransportError as exc:
-        failure, outputs = exc, exc.outputs or []
-    found = {}
-    for part, out in zip(parts, outputs):
-        found.update(part.parse(out.stdout, out.stderr, started))
-    for artifact in found.values():
-        redact_artifact(artifact)
-        artifact.settle()
-        snap.add(artifact)
-    if failure is not None:
-        raise failure
-    snap.round_trips += 1
-    if len(found) < len(batch):
-        missing = [k for k, _ in batch.items if k not in found]
-        stderr = "".join(bytes(o.stderr).decode("utf-8", "replace") for o in outputs)
-        rcs = sorted({o.rc for o in outputs}, key=str)
-        raise TransportError(PARTIAL, f"{len(missing)} of {len(batch)} commands gave no result "
-                             f"(first: {missing[0]}); rc={'/'.join(map(str, rcs))}: "
-                             f"{host_error(stderr).strip()[-300:]}")
+        transport.wait([trip.round])
+    finally:
+        trip.keep(snap)
+    trip.count(snap)
+    trip.complete()
+
+
+# What round 2 is made of: it starts as soon as these have come back, while the rest
+# of round 1 (apt, systemctl, ...) still runs. Still two round trips: round 2 asks
+# only for what round 1's answers named.
+ROUND_TWO_FROM = ("cmd:ps", "cmd:virsh_list_all", "cmd:virsh_list_running")
+
+
+def _both_rounds(transport, host, controls, policy, snap: Snapshot) -> None:
+    timeout = host.ssh.command_timeout
+    first = _Trip(transport, first_round(engine.needs(controls, policy)), timeout)
+    trips = [first]
+    try:
+        transport.wait([first.round], until=lambda: first.ended(ROUND_TWO_FROM))
+        first.keep(snap)
+        if first.round.done:      # round 1 ended before what round 2 needs came back
+            first.count(snap)
+            first.complete()
+        running = set(_names(snap.get("cmd:virsh_list_running")))
+        snap.domains = [Domain(n, n in running) for n in _names(snap.get("cmd:virsh_list_all"))]
+        snap.qemu_pids = qemu_pids(snap.get("cmd:ps").stdout)
+        batch = second_round(snap, engine.needs(controls, policy, [d.name for d in snap.domains]),
+                             exclude=first.where)
+        if len(batch):
+            trips.append(_Trip(transport, batch, timeout))
+        transport.wait([t.round for t in trips])
+    finally:   # also when a round failed: what ended is kept, rounds that ended count
+        for trip in trips:
+            trip.keep(snap)
+            trip.count(snap)
+    for trip in trips:
+        trip.complete()
 
 
 def collect_host(host, controls, policy: dict | None = None, accept_new_host_keys=False,
@@ -163,14 +223,7 @@ def collect_host(host, controls, policy: dict | None = None, accept_new_host_key
     try:
         transport = open_transport(host, accept_new_host_keys, jump_hosts)
         snap.identity.update(transport.identity)
-        _round(transport, first_round(engine.needs(controls, policy)), snap,
-               host.ssh.command_timeout)
-        running = set(_names(snap.get("cmd:virsh_list_running")))
-        snap.domains = [Domain(n, n in running) for n in _names(snap.get("cmd:virsh_list_all"))]
-        snap.qemu_pids = qemu_pids(snap.get("cmd:ps").stdout)
-        batch = second_round(snap, engine.needs(controls, policy, [d.name for d in snap.domains]))
-        if len(batch):
-            _round(transport, batch, snap, host.ssh.command_timeout)
+        _both_rounds(transport, host, controls, policy, snap)
         snap.status = COLLECTED
     except TransportError as exc:
         # After a successful first round the snapshot is still worth judging.

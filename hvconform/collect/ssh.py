@@ -16,14 +16,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
-import time
 from dataclasses import dataclass
 
 import paramiko
 
 from hvconform.collect import commands
-from hvconform.collect.channels import (Reader, SentLog, SSHStream, TransportError, limits_of,
-                                        sudo_failure)
+from hvconform.collect.channels import Reader, SSHStream, TransportError, limits_of
+from hvconform.collect.rounds import RoundTrips, SentLog
 from hvconform.inputs.inventory import parse_jump
 from hvconform.model.snapshot import AUTH_FAILED, ERROR, TIMEOUT, UNREACHABLE
 
@@ -148,10 +147,11 @@ def _connect_error(exc, where: str, ssh, keys: _Keys) -> TransportError:
     return TransportError(ERROR, f"{where}: SSH failed: {type(exc).__name__}: {exc}")
 
 
-class SSHTransport:
+class SSHTransport(RoundTrips):
     def __init__(self, host, accept_new_host_keys: bool = False, hops: list[Hop] = (),
                  reader: Reader | None = None):
         self.host = host
+        self.sudo = host.sudo
         self.log = SentLog()
         self.reader = reader or Reader(limits_of(host))
         self._clients = []
@@ -190,33 +190,13 @@ class SSHTransport:
             raise TransportError(UNREACHABLE, f"jump host {hop.label} ({hop.where}) could not "
                                  f"connect to {nxt.address}:{nxt.port}: {exc}") from None
 
-    def run(self, parts: list[tuple[str, str, list[str]]], timeout: float) -> list:
-        """Start every part (nonce, script, lines) on its own channel at once; read them
-        together (channels.Reader). Raises TransportError, with what was read."""
-        for _, script, _ in parts:
-            commands.check_script(script)  # refuses an undeclared line before sending
-        started = time.time()
-        deadline = time.monotonic() + timeout
-        framing = [(nonce, lines) for nonce, _, lines in parts]
-        streams = []
+    def _open(self, script: str, timeout: float) -> SSHStream:
         try:
-            for _, script, _ in parts:
-                chan = self.client.get_transport().open_session(timeout=timeout)
-                chan.exec_command(commands.wrap(script, timeout, self.host.sudo))
-                streams.append(SSHStream(chan))
-            outputs = self.reader.read(streams, framing, deadline)
-        except TransportError as exc:
-            self.log.add(framing, started, exc.outputs, str(exc))
-            raise
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            for s in streams:
-                s.stop()
-            self.log.add(framing, started, None, str(exc))
+            chan = self.client.get_transport().open_session(timeout=timeout)
+            chan.exec_command(commands.wrap(script, timeout, self.sudo))
+        except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
             raise TransportError(ERROR, f"connection to {self.host.name} lost: {exc}") from None
-        self.log.add(framing, started, outputs)
-        if self.host.sudo:
-            sudo_failure(self.host, outputs)
-        return outputs
+        return SSHStream(chan, self.host.name)
 
     def close(self) -> None:
         for client in reversed(self._clients):   # the target first, then the hops

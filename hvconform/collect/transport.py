@@ -11,42 +11,27 @@ with its time, exit code and each command's duration.
 from __future__ import annotations
 
 import os
-import time
 
 from hvconform.collect import commands
-from hvconform.collect.channels import (ProcessStream, Reader, SentLog, TransportError, limits_of,
-                                        sudo_failure)
+from hvconform.collect.channels import ProcessStream, Reader, TransportError, limits_of
+from hvconform.collect.rounds import RoundTrips, SentLog
 from hvconform.collect.ssh import SSHTransport, fingerprint, jump_chain  # noqa: F401 (the API)
 
 __all__ = ["TransportError", "open_transport", "limits_of", "fingerprint", "jump_chain"]
 
 
-class LocalTransport:
+class LocalTransport(RoundTrips):
     """This machine, no SSH: for `inventories/local.yaml` and the first run."""
 
     def __init__(self, host, reader: Reader | None = None):
         self.host = host
         self.log = SentLog()
         self.reader = reader or Reader(limits_of(host))
+        self.sudo = host.sudo and os.geteuid() != 0
         self.identity = {"host_key": None, "connection": "local"}
 
-    def run(self, parts: list[tuple[str, str, list[str]]], timeout: float) -> list:
-        for _, script, _ in parts:
-            commands.check_script(script)  # refuses an undeclared line before sending
-        sudo = self.host.sudo and os.geteuid() != 0
-        started = time.time()
-        framing = [(nonce, lines) for nonce, _, lines in parts]
-        try:
-            streams = [ProcessStream(["sh", "-c", commands.wrap(script, timeout, sudo)])
-                       for _, script, _ in parts]
-            outputs = self.reader.read(streams, framing, time.monotonic() + timeout)
-        except TransportError as exc:
-            self.log.add(framing, started, exc.outputs, str(exc))
-            raise
-        self.log.add(framing, started, outputs)
-        if sudo:
-            sudo_failure(self.host, outputs)
-        return outputs
+    def _open(self, script: str, timeout: float) -> ProcessStream:
+        return ProcessStream(["sh", "-c", commands.wrap(script, timeout, self.sudo)])
 
     def close(self) -> None:
         pass

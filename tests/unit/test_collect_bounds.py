@@ -17,7 +17,8 @@ import pytest
 
 from hvconform.collect import collector, commands
 from hvconform.collect.batch import Batch
-from hvconform.collect.channels import Output, SentLog
+from hvconform.collect.channels import Limits, ProcessStream, Reader
+from hvconform.collect.rounds import RoundTrips, SentLog
 from hvconform.collect.collector import _round, collect_host, host_error, second_round
 from hvconform.collect.transport import TransportError, open_transport
 from hvconform.inputs import catalog, inventory
@@ -195,16 +196,18 @@ def test_nul_byte_in_a_domain_name_costs_only_that_domain():
     assert set(keys) <= set(snap.artifacts)
 
 
-class _KilledBatch:
-    """A host whose batch was killed half way, its stderr quoting a private key."""
+class _KilledBatch(RoundTrips):
+    """A host whose batch shell printed a private key on stderr and was killed (SIGKILL)
+    before it framed a single command."""
 
     identity = {"connection": "ssh", "host_key": "ssh-ed25519 SHA256:x", "host_key_verified": True}
 
-    def __init__(self, stderr: bytes):
-        self.stderr, self.log = stderr, SentLog()
+    def __init__(self, key_file: Path):
+        self.key_file, self.host, self.sudo = key_file, None, False
+        self.log, self.reader = SentLog(), Reader(Limits())
 
-    def run(self, parts, timeout):
-        return [Output(rc=137, stderr=bytearray(self.stderr)) for _ in parts]
+    def _open(self, script, timeout):
+        return ProcessStream(["sh", "-c", f"echo Killed >&2; cat -- '{self.key_file}' >&2; kill -9 $$"])
 
     def close(self):
         pass
@@ -215,7 +218,7 @@ def test_stderr_of_a_killed_batch_never_puts_a_private_key_in_the_error_text(tmp
     key = (tmp_path / "k").read_bytes()
     body = key.decode().splitlines()[1:-1]        # every base64 line of the key
     with pytest.raises(TransportError) as caught:
-        _round(_KilledBatch(b"sh: 1: Killed\n" + key), batch(cat("/x")), Snapshot(host="h"), 5)
+        _round(_KilledBatch(tmp_path / "k"), batch(cat("/x")), Snapshot(host="h"), 5)
     text = str(caught.value)
     assert "gave no result" in text and "REDACTED" in text
     assert not [line for line in body if line in text] and "PRIVATE KEY-----" not in text
