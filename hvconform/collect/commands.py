@@ -184,6 +184,18 @@ def wrap(script: str, seconds: float, sudo: bool) -> str:
     return SUDO + line if sudo else line
 
 
+_WRAPPED = re.compile(rf"(?:{re.escape(SUDO)})?timeout -k {KILL_GRACE} (\d+) sh -c (.*)\Z", re.S)
+
+
+def unwrap(line: str) -> str | None:
+    """The script of a line wrap() made, or None: what a simulated host runs."""
+    m = _WRAPPED.match(line)
+    if not m:
+        return None
+    words = shlex.split(m[2])
+    return words[0] if len(words) == 1 else None
+
+
 # What a command costs on a host, in ms of its own time (measured on the lab's hosts:
 # bench/README.md), so that Batch.parts() can put the slow ones on channels of their
 # own. Any virsh call: a connection to libvirtd, ~20 ms. Any other command: 2 ms.

@@ -125,6 +125,10 @@ def test_every_batch_runs_under_the_declared_timeout_wrapper():
     line = commands.wrap("PATH=x; cat -- '/a b'\n", 119.2, sudo=True)
     assert line == "sudo -n timeout -k 5 121 sh -c " + "'PATH=x; cat -- '\"'\"'/a b'\"'\"'\n'"
     assert commands.wrap("x", float("inf"), sudo=False).startswith("timeout -k 5 10000000 sh -c ")
+    script = "PATH=x\nprintf '\\n%s B %s\\n' 'ab' 0\ncat -- '/it'\"'\"'s'\n"
+    for sudo in (True, False):
+        assert commands.unwrap(commands.wrap(script, 30, sudo)) == script
+    assert commands.unwrap("sh -c 'x'") is None and commands.unwrap("timeout -k 5 3 sh -c a b") is None
 
 
 def test_silent_listener_gives_a_timeout(tmp_path):
