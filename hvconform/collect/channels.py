@@ -96,11 +96,20 @@ class _Frames:
         return len(buf) - self.open_at if self.open is not None else 0
 
 
-class _Channel:
-    """One script being read: the running thing, its output, its frames, its deadline."""
+class ChannelRefused(TransportError):
+    """The host would not open one more channel now (sshd MaxSessions): the part waits
+    until another channel of the host ends."""
 
-    def __init__(self, stream, nonce: str, lines: list[str], deadline: float):
-        self.stream, self.lines, self.deadline = stream, lines, deadline
+    def __init__(self, message: str):
+        super().__init__(ERROR, message)
+
+
+class _Channel:
+    """One script being read: the running thing (None while it waits for the host to
+    take one more channel; `opener` starts it), its output, its frames, its deadline."""
+
+    def __init__(self, stream, nonce: str, lines: list[str], deadline: float, opener=None):
+        self.stream, self.lines, self.deadline, self.opener = stream, lines, deadline, opener
         self.started = time.monotonic()
         self.out = Output()
         self.frames = (_Frames(nonce), _Frames(nonce))
@@ -146,11 +155,15 @@ class Reader:
         self.limits = limits
         self.cap_names = cap_names
         self.total = 0
+        self.ended, self.refused_at = 0, -1   # channels ended; how many had when one was refused
 
-    def start(self, streams: list, parts: list[tuple[str, list[str]]], deadline: float) -> Round:
-        """A round whose `streams[i]` runs the script of `parts[i]` = (nonce, command lines)."""
-        return Round([_Channel(s, nonce, lines, deadline) for s, (nonce, lines) in zip(streams, parts)],
-                     parts)
+    def start(self, streams: list, parts: list[tuple[str, list[str]]], deadline: float,
+              openers=None) -> Round:
+        """A round whose `streams[i]` runs the script of `parts[i]` = (nonce, command lines);
+        a stream that is None waits, and `openers[i]()` starts it later."""
+        openers = openers or [None] * len(parts)
+        return Round([_Channel(s, nonce, lines, deadline, o)
+                      for s, (nonce, lines), o in zip(streams, parts, openers)], parts)
 
     def read(self, streams: list, parts: list[tuple[str, list[str]]], deadline: float) -> list[Output]:
         """One round, read to its end."""
@@ -167,7 +180,8 @@ class Reader:
         except TransportError as exc:
             for r in rounds:
                 for c in r.chans:
-                    c.stream.stop()
+                    if c.stream is not None:
+                        c.stream.stop()
             exc.outputs = [o for r in rounds for o in r.outputs]
             raise
 
@@ -183,10 +197,29 @@ class Reader:
                 raise TransportError(TIMEOUT, "commands did not finish within the command_timeout"
                                      + (f"; still running: {still[0]}" if still else "")
                                      + "; the batch was ended on the host")
-            select.select([w for c in pending for w in c.stream.waitables()], [], [],
+            if self._start_waiting(pending):
+                continue
+            select.select([w for c in pending if c.stream for w in c.stream.waitables()], [], [],
                           min(min(c.deadline for c in pending) - now, 0.5))
             for c in pending:
-                self._take(c, c.deadline)
+                if c.stream is not None:
+                    self._take(c, c.deadline)
+
+    def _start_waiting(self, pending: list[_Channel]) -> bool:
+        """Start what waits for a channel, once another has ended since the host last
+        refused one; True if it took one. With nothing running, a refusal is final."""
+        waiting = [c for c in pending if c.stream is None]
+        if not waiting or self.ended <= self.refused_at:
+            return False
+        for c in waiting:
+            try:
+                c.stream, c.started = c.opener(), time.monotonic()
+            except ChannelRefused as exc:
+                if all(x.stream is None for x in pending):
+                    raise TransportError(ERROR, f"{exc}, and none is open") from None
+                self.refused_at = self.ended
+                return False
+        return True
 
     def _take(self, c: _Channel, deadline: float) -> None:
         while time.monotonic() < deadline:   # a steady stream still meets the deadline
@@ -219,6 +252,7 @@ class Reader:
         if c.stream.finished():
             c.done, c.ended_at = True, time.time()
             c.out.rc = c.stream.exit_status()
+            self.ended += 1
 
 
 class ProcessStream:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from hvconform.collect import commands
-from hvconform.collect.channels import Output, Round, TransportError
+from hvconform.collect.channels import ChannelRefused, Output, Round, TransportError
 from hvconform.model.snapshot import ERROR, host_text, readable
 
 
@@ -45,15 +45,21 @@ class RoundTrips:
         framing = [(nonce, lines) for nonce, _, lines in parts]
         deadline = time.monotonic() + timeout
         streams, started = [], time.time()
+        openers = [lambda script=script: self._open(script, timeout) for _, script, _ in parts]
         try:
-            for _, script, _ in parts:
-                streams.append(self._open(script, timeout))
+            for opener in openers:
+                try:
+                    streams.append(opener() if None not in streams else None)
+                except ChannelRefused:     # sshd MaxSessions: the rest wait for a free channel
+                    streams.append(None)
+                    self.reader.refused_at = self.reader.ended
         except TransportError as exc:
             for stream in streams:
-                stream.stop()
+                if stream is not None:
+                    stream.stop()
             self.log.add(framing, started, None, str(exc))
             raise
-        return self.reader.start(streams, framing, deadline)
+        return self.reader.start(streams, framing, deadline, openers)
 
     def wait(self, rounds: list[Round], until=None) -> None:
         """Read `rounds` until all have ended (or `until()`); log each that ended."""

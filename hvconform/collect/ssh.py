@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import paramiko
 
 from hvconform.collect import commands
-from hvconform.collect.channels import Reader, SSHStream, TransportError, limits_of
+from hvconform.collect.channels import ChannelRefused, Reader, SSHStream, TransportError, limits_of
 from hvconform.collect.rounds import RoundTrips, SentLog
 from hvconform.inputs.inventory import parse_jump
 from hvconform.model.snapshot import AUTH_FAILED, ERROR, TIMEOUT, UNREACHABLE
@@ -193,8 +193,15 @@ class SSHTransport(RoundTrips):
     def _open(self, script: str, timeout: float) -> SSHStream:
         try:
             chan = self.client.get_transport().open_session(timeout=timeout)
-            chan.exec_command(commands.wrap(script, timeout, self.sudo))
+        except paramiko.ChannelException as exc:   # refused by sshd, e.g. past its MaxSessions
+            raise ChannelRefused(f"{self.host.name} refused one more session channel "
+                                 f"({exc.text or exc}; sshd MaxSessions?)") from None
         except (paramiko.SSHException, OSError, EOFError, AttributeError) as exc:
+            raise TransportError(ERROR, f"connection to {self.host.name} lost: {exc}") from None
+        try:
+            chan.exec_command(commands.wrap(script, timeout, self.sudo))
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            chan.close()
             raise TransportError(ERROR, f"connection to {self.host.name} lost: {exc}") from None
         return SSHStream(chan, self.host.name)
 

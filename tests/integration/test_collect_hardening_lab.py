@@ -214,3 +214,14 @@ def test_each_round_runs_on_parallel_channels_with_each_commands_time(lab):
         assert len(e["command_seconds"]) == len(e["commands"]) and None not in e["command_seconds"]
     lines = [line for e in sent for line in e["commands"]]
     assert len(lines) == len(snap.artifacts)
+
+
+def test_a_host_that_takes_fewer_channels_than_asked_is_still_collected(lab, monkeypatch):
+    """sshd takes at most MaxSessions channels per connection (10 by default; hardened
+    sites set fewer): with 8 parts per round and both rounds at once, the parts it
+    refuses wait for a free channel instead of failing the host."""
+    monkeypatch.setattr(collector, "PARALLEL", 8)
+    snap, sent = collect_host(host(lab, "weak"), CATALOG.controls, {})
+    assert snap.status == "collected", snap.error
+    assert [e["channels"] for e in sent] == [8, 8]
+    assert len(snap.artifacts) == sum(len(e["commands"]) for e in sent)
