@@ -2,6 +2,7 @@
 
     doc = judge_run(run, catalog)                          # every case, as results.json
     written = rejudge("old/bundle.tar.gz", Path("out"))    # a bundle judged again, offline
+    merged = merge(["s1/bundle.tar.gz", "s2/bundle.tar.gz"], Path("out"))   # shards joined
 
 pytest is the auditor's front end (conftest.py, fixtures/); these functions are the
 same steps for a script, a merge of shards or a re-render, and give the same
@@ -10,9 +11,12 @@ records, test ids included.
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from hvconform.deliver import bundle, replay, run_folder
+from hvconform.deliver import merge as merge_mod
 from hvconform.inputs import catalog as catalog_mod
 from hvconform.inputs import waivers as waivers_mod
 from hvconform.judge.cases import Cases
@@ -47,3 +51,49 @@ def rejudge(bundle_path, out_dir: Path, run_id: str | None = None, pubkey: str |
                     results.Extras(replayed=loaded.replayed, waivers_file=waivers_file))
     return run_folder.finish(loaded.run, doc, signer or bundle.signer_from(None), catalog,
                              inventory_entry=loaded.replayed.inventory)
+
+
+@dataclass
+class MergedRun:
+    written: run_folder.Written
+    results: dict               # the merged results.json
+    incomplete: dict | None     # the merged manifest's `incomplete` (None: whole)
+
+
+def merge(bundle_paths, run_dir: Path, run_id: str | None = None, pubkey: str | None = None,
+          signer: bundle.Signer | None = None, waivers_path=None, catalog=None,
+          render_report: bool = True) -> MergedRun:
+    """Verify the shards' bundles, join their snapshots into one run in `run_dir`
+    (which must be empty or absent), judge every case over all of them (so the
+    inventory-wide analyses see every host) and write the run folder. Waivers: the
+    shards' own file (the same in each, else MergeError), or `waivers_path`
+    instead. `catalog`: the loaded one to judge with (default: this checkout's).
+    Raises merge.MergeError (nothing written) or waivers.WaiverError."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise merge_mod.MergeError([f"{run_dir}: exists and is not an empty folder; "
+                                    f"the merged run needs a folder of its own"])
+    waivers = waivers_mod.load(waivers_path) if waivers_path else []   # its errors before any work
+    combined = merge_mod.combine(bundle_paths, run_id or new_run_id(), run_dir, pubkey,
+                                 own_waivers=bool(waivers_path))
+    waivers_text, waivers_file = None, None
+    if waivers_path:
+        waivers_text, waivers_file = Path(waivers_path).read_bytes(), str(waivers_path)
+    elif combined.waivers is not None:   # checked before anything is written
+        waivers_text = combined.waivers
+        waivers_file = f"{combined.parts[0].path}:{replay.WAIVERS_COPY}"
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / replay.WAIVERS_COPY).write_bytes(waivers_text)
+            waivers = waivers_mod.load(Path(tmp) / replay.WAIVERS_COPY, waivers_file)
+    combined.run.save(combined.sent)
+    if waivers_text is not None:
+        (run_dir / replay.WAIVERS_COPY).write_bytes(waivers_text)
+    catalog = catalog or catalog_mod.load()
+    doc = judge_run(combined.run, catalog, waivers, results.Extras(
+        interrupted=combined.interrupted, waivers_file=waivers_file,
+        merged=results.Merged(combined.shards, combined.catalog_digest)))
+    incomplete = combined.incomplete(run_folder.incomplete(combined.run, doc))
+    written = run_folder.finish(combined.run, doc, signer or bundle.signer_from(None), catalog,
+                                inventory_entry=combined.inventory_entry, render_report=render_report,
+                                manifest_extra={"shards": combined.shards, "incomplete": incomplete})
+    return MergedRun(written, doc, incomplete)

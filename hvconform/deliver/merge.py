@@ -1,0 +1,412 @@
+"""Shards joined again: the bundles of one audit split with --shard K/N (or of plain
+runs over disjoint hosts of one inventory), verified and laid out as one run whose
+snapshots are all of theirs, to be judged once over every host.
+
+    combined = combine(["s1/bundle.tar.gz", "s2/bundle.tar.gz"], "merged", Path("out"))
+    combined.run          # a Run over every shard's snapshots, in the inventory's order
+    combined.shards       # the manifest's `shards` entries: path, run, sha256, signer, hosts
+    combined.waivers      # the shards' waivers file (bytes; the same in every shard) or None
+
+hvconform.audit.merge() judges the run and writes the run folder. Refused, with one
+line per problem (MergeError): a bundle that does not verify (or, with `pubkey`,
+that another key signed), the same bundle or run given twice, a host in two
+bundles, shards judged with different catalogs or taken from different
+inventories, shards of different splits, differing waivers files, a host name
+that is not a safe file name. Bundles are hostile input: every value read from
+one is checked before it is used, and nothing is written outside the run folder.
+
+Not refused: a shard that was interrupted (its `incomplete` goes into the merged
+manifest) and a shard missing from a K/N split (its hosts, named by the shards'
+common selection, become error snapshots saying so; the manifest's `incomplete`
+lists the missing shards; a missing shard that holds none of the selected hosts
+misses nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hvconform.deliver import bundle
+from hvconform.deliver.safe_names import UnsafeName, host_file_stem
+from hvconform.inputs import shard as shard_mod
+from hvconform.model.run import Run
+from hvconform.model.snapshot import COLLECTED, ERROR, Snapshot
+
+MAX_HOSTS = 100_000          # per bundle, and in a shard's selection
+MAX_TEXT = 500               # a run id, an inventory path, a time: short strings
+WAIVERS = "waivers.yaml"
+
+
+class MergeError(Exception):
+    """Why the bundles cannot be merged: one line per problem, each naming its bundle."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+@dataclass
+class Part:
+    """One bundle, verified and read."""
+
+    path: str
+    manifest: dict
+    run_id: str
+    inventory: str           # the inventory's path as the shard's run.json says
+    started: str
+    accepted_new_host_keys: bool
+    shard: dict | None       # run.json's shard record (inputs/shard.py), checked
+    snapshots: dict[str, Snapshot]
+    sent: dict[str, list]
+    waivers: bytes | None
+    incomplete: dict | None  # the manifest's, checked and summed up (see _incomplete)
+    sha256: str | None       # of the .tar.gz (None for an unpacked folder)
+    manifest_sha256: str     # of MANIFEST.json, which pins every file: the bundle's identity
+    trusted_key: bool
+
+    @property
+    def label(self) -> str:
+        return f"shard {self.shard['label']}" if self.shard else f"run {self.run_id}"
+
+    def entry(self) -> dict:
+        """This bundle in the merged manifest's `shards`."""
+        sig = self.manifest["signature"]
+        return {"bundle": self.path, "run": self.run_id, "sha256": self.sha256,
+                "manifest_sha256": self.manifest_sha256,
+                "signer": {"fingerprint": bundle.fingerprint(sig["public_key"]),
+                           "key": sig.get("key"), "checked_against_given_key": self.trusted_key},
+                "shard": self.shard["label"] if self.shard else None,
+                "hosts": list(self.snapshots),
+                "incomplete": self.incomplete}
+
+
+@dataclass
+class Combined:
+    run: Run
+    parts: list[Part]
+    sent: dict[str, list]
+    waivers: bytes | None
+    catalog_digest: str | None
+    inventory_entry: dict | None
+    missing_shards: list[str] = field(default_factory=list)   # labels, e.g. ["3/4"]
+
+    @property
+    def shards(self) -> list[dict]:
+        return [p.entry() for p in self.parts]
+
+    @property
+    def interrupted(self) -> str | None:
+        """Why shards stopped early, each named: the merged run's `interrupted`."""
+        said = [f"{p.label} ({p.path}): {p.incomplete['interrupted']}" for p in self.parts
+                if p.incomplete and p.incomplete["interrupted"]]
+        return "; ".join(said) or None
+
+    def incomplete(self, merged: dict | None) -> dict | None:
+        """The merged manifest's `incomplete`: the merged run's own (`merged`, from
+        run_folder.incomplete: hosts not collected by any shard or held by a missing
+        one), with the shards that were incomplete and the shards missing."""
+        shards = [{"bundle": p.path, "shard": p.shard["label"] if p.shard else None, **p.incomplete}
+                  for p in self.parts if p.incomplete]
+        if not (merged or shards or self.missing_shards):
+            return None
+        return {**(merged or {"interrupted": None, "hosts_not_collected": [], "cases_not_judged": []}),
+                "shards_incomplete": shards, "shards_missing": list(self.missing_shards)}
+
+
+# -- one bundle -----------------------------------------------------------------
+
+def load_part(path, pubkey: str | None = None) -> Part:
+    """Verify and read one bundle; MergeError (one line naming it) when it cannot be used."""
+    where = str(path)
+    report = bundle.verify(path, pubkey)
+    if not report.ok:
+        first = " ".join(str(report.problems[0]).split()) if report.problems else "unknown problem"
+        first = first if len(first) <= 300 else first[:297] + "..."
+        more = f" (and {len(report.problems) - 1} more: python -m hvconform verify {where})" \
+            if len(report.problems) > 1 else ""
+        raise MergeError([f"{where}: does not verify: {first}{more}"])
+    try:
+        files = bundle.read(path)
+    except bundle.BundleError as exc:
+        raise MergeError([f"{where}: {exc}"]) from None
+    manifest = report.manifest
+    try:
+        meta = json.loads(files["run.json"])
+        return _part(where, Path(path), manifest, meta, files, report.trusted_key)
+    except UnsafeName as exc:
+        raise MergeError([str(exc)]) from None
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise MergeError([f"{where}: not a run's bundle: {_short(exc)}"]) from None
+
+
+def _part(where: str, path: Path, manifest: dict, meta, files: dict, trusted: bool) -> Part:
+    if not isinstance(meta, dict):
+        raise ValueError("run.json is not a mapping")
+    hosts = _names(meta.get("hosts"), where, "run.json: hosts")
+    shard = _shard(meta.get("shard"), hosts, where)
+    snapshots, sent = {}, {}
+    for name in hosts:
+        data = files.get(f"snapshots/{name}.json")
+        if data is None:
+            raise ValueError(f"run.json lists host {name} but there is no snapshots/{name}.json")
+        snap = Snapshot.from_dict(_mapping(json.loads(data), f"snapshots/{name}.json"))
+        if snap.host != name:
+            raise ValueError(f"snapshots/{name}.json is the snapshot of another host "
+                             f"({_short(snap.host)!r})")
+        snapshots[name] = snap
+        raw_sent = files.get(f"sent/{name}.json")
+        sent[name] = json.loads(raw_sent) if raw_sent is not None else []
+        if not isinstance(sent[name], list):
+            raise ValueError(f"sent/{name}.json is not a list")
+    run_id = _text(manifest.get("run"), "the manifest's run")
+    if run_id != meta.get("id"):
+        raise ValueError(f"the manifest's run {run_id!r} is not run.json's {meta.get('id')!r}")
+    _inventory_entry(manifest.get("inventory"))
+    accepted = meta.get("accepted_new_host_keys")
+    if not isinstance(accepted, bool):
+        raise ValueError("run.json: accepted_new_host_keys is not true or false")
+    return Part(path=where, manifest=manifest, run_id=run_id,
+                inventory=_text(meta.get("inventory"), "run.json: inventory", empty=True),
+                started=_text(meta.get("started"), "run.json: started"),
+                accepted_new_host_keys=accepted, shard=shard, snapshots=snapshots, sent=sent,
+                waivers=files.get(WAIVERS), incomplete=_incomplete(manifest.get("incomplete"), snapshots),
+                sha256=_file_sha256(path) if path.is_file() else None,
+                manifest_sha256=bundle.sha256_bytes(files[bundle.MANIFEST]), trusted_key=trusted)
+
+
+def _names(value, where: str, what: str) -> list[str]:
+    """A list of distinct host names, each safe as a file name."""
+    if not isinstance(value, list) or len(value) > MAX_HOSTS:
+        raise ValueError(f"{what} is not a list of at most {MAX_HOSTS} names")
+    names = [host_file_stem(n, f"{where}: {what}") for n in value]
+    if len(set(names)) != len(names):
+        twice = sorted(n for n, times in Counter(names).items() if times > 1)
+        raise ValueError(f"{what} names {', '.join(twice[:5])} twice")
+    return names
+
+
+def _shard(value, hosts: list[str], where: str) -> dict | None:
+    """run.json's shard record, checked: K/N, the rule, the selection it is a share of."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("run.json: shard is not a mapping")
+    index, count = value.get("index"), value.get("count")
+    if not (type(index) is int and type(count) is int and 1 <= index <= count <= shard_mod.MAX_SHARDS):
+        raise ValueError(f"run.json: shard {_short(index)}/{_short(count)} is not K/N with 1 <= K <= N")
+    if value.get("algorithm") != shard_mod.ALGORITHM:
+        raise ValueError(f"run.json: shard split by {_short(value.get('algorithm'))!r}, "
+                         f"this merge knows {shard_mod.ALGORITHM!r}")
+    selected = _names(value.get("selected"), where, "run.json: shard.selected")
+    chosen = set(selected)
+    outside = [h for h in hosts if h not in chosen]
+    if outside:
+        raise ValueError(f"run.json: hosts {', '.join(outside[:5])} are not in the shard's selection")
+    return {"index": index, "count": count, "label": f"{index}/{count}",
+            "algorithm": value["algorithm"], "selected": selected}
+
+
+def _incomplete(value, snapshots: dict) -> dict | None:
+    """A shard's `incomplete`, as the merged manifest lists it: why it stopped, the
+    hosts it did not collect (from its snapshots) and how many cases it left
+    unjudged (the merge judges them all again; the shard's own manifest lists them)."""
+    if value is None:
+        return None
+    value = _mapping(value, "the manifest's incomplete")
+    why = value.get("interrupted")
+    if why is not None:
+        why = _text(why, "the manifest's incomplete.interrupted")
+    not_judged = value.get("cases_not_judged") or []
+    if not isinstance(not_judged, list):
+        raise ValueError("the manifest's incomplete.cases_not_judged is not a list")
+    return {"interrupted": why,
+            "hosts_not_collected": [h for h, snap in snapshots.items() if snap.status != COLLECTED],
+            "cases_not_judged": len(not_judged)}
+
+
+def _inventory_entry(value) -> None:
+    """The manifest's inventory: {path, sha256 or null}; the merged manifest keeps it."""
+    value = _mapping(value, "the manifest's inventory")
+    _text(value.get("path"), "the manifest's inventory.path", empty=True)
+    digest = value.get("sha256")
+    if digest is not None and not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise ValueError("the manifest's inventory.sha256 is not a sha256")
+    if set(value) - {"path", "sha256"}:
+        raise ValueError(f"the manifest's inventory has unknown keys {sorted(set(value) - {'path', 'sha256'})[:5]}")
+
+
+def _mapping(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is not a mapping")
+    return value
+
+
+def _text(value, what: str, empty: bool = False) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT or (not value and not empty):
+        raise ValueError(f"{what} is not a string of 1 to {MAX_TEXT} characters")
+    return value
+
+
+def _short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- the bundles together --------------------------------------------------------
+
+def combine(paths, run_id: str, run_dir: Path, pubkey: str | None = None,
+            own_waivers: bool = False) -> Combined:
+    """Verify and read every bundle, check they are parts of one audit, and return
+    them as one run (not yet saved). MergeError lists every problem found.
+    `own_waivers`: the merge applies a waivers file of its own, so the shards' may differ."""
+    if not paths:
+        raise MergeError(["no bundle given"])
+    parts, errors = [], []
+    for path in paths:
+        try:
+            parts.append(load_part(path, pubkey))
+        except MergeError as exc:
+            errors += exc.lines
+    if errors:
+        raise MergeError(errors)
+    distinct = list({p.manifest_sha256: p for p in reversed(parts)}.values())[::-1]
+    errors = (_duplicates(parts) + _overlaps(distinct) + _same("catalog", distinct, _catalog)
+              + _same("inventory", distinct, _inventory_digest) + _same_split(distinct)
+              + ([] if own_waivers else _same_waivers(distinct)))
+    if errors:
+        raise MergeError(errors)
+    order, missing_hosts, missing_shards = _order(parts)
+    snapshots, sent = {}, {}
+    by_host = {h: p for p in parts for h in p.snapshots}
+    started = min(p.started for p in parts)
+    for name in order:
+        if name in by_host:
+            snapshots[name] = by_host[name].snapshots[name]
+            sent[name] = by_host[name].sent.get(name, [])
+        else:   # a host of a shard whose bundle was not given: an error, never dropped
+            snapshots[name] = Snapshot(host=name, status=ERROR, started=started, finished=started,
+                                       error=f"not audited: no bundle of shard {missing_hosts[name]} "
+                                             f"was given to the merge")
+            sent[name] = []
+    run = Run(run_id, Path(run_dir), inventory=parts[0].inventory, started=started,
+              accepted_new_host_keys=any(p.accepted_new_host_keys for p in parts),
+              snapshots=snapshots)
+    return Combined(run, parts, sent, parts[0].waivers, _catalog(parts[0]),
+                    parts[0].manifest.get("inventory"), missing_shards)
+
+
+def _duplicates(parts: list[Part]) -> list[str]:
+    errors, seen_manifest, seen_run = [], {}, {}
+    for p in parts:
+        if p.manifest_sha256 in seen_manifest:
+            errors.append(f"{p.path}: the same bundle as {seen_manifest[p.manifest_sha256]} "
+                          f"(given twice)")
+            continue
+        seen_manifest[p.manifest_sha256] = p.path
+        if p.run_id in seen_run:
+            errors.append(f"{p.path}: run {p.run_id} is also {seen_run[p.run_id]} (one run given twice)")
+        seen_run.setdefault(p.run_id, p.path)
+    return errors
+
+
+def _overlaps(parts: list[Part]) -> list[str]:
+    """A host in two bundles (the same bundle twice is said once, by _duplicates)."""
+    errors, owner = [], {}
+    for p in parts:
+        for host in p.snapshots:
+            if host in owner:
+                errors.append(f"{p.path}: host {host} is also in {owner[host].path} "
+                              f"({owner[host].label}); the shards overlap")
+            else:
+                owner[host] = p
+    return errors
+
+
+def _catalog(p: Part):
+    return p.manifest.get("catalog_digest")
+
+
+def _inventory_digest(p: Part):
+    inventory = p.manifest.get("inventory")
+    return inventory.get("sha256") if isinstance(inventory, dict) else None
+
+
+def _same(what: str, parts: list[Part], key) -> list[str]:
+    values = {}
+    for p in parts:
+        values.setdefault(key(p), []).append(p.path)
+    if len(values) < 2:
+        return []
+    shown = "; ".join(f"{_short(k)[:16] if k else 'none'}: {', '.join(v)}" for k, v in values.items())
+    why = ("judged with different catalogs" if what == "catalog"
+           else "taken from different inventory files")
+    return [f"the bundles were {why} ({what} sha256 {shown}): merge only the parts of one audit"]
+
+
+def _same_split(parts: list[Part]) -> list[str]:
+    sharded = [p for p in parts if p.shard]
+    if not sharded:
+        return []
+    if len(sharded) != len(parts):
+        plain = [p.path for p in parts if not p.shard]
+        return [f"{', '.join(plain)}: not a shard, but {sharded[0].path} is {sharded[0].label}: "
+                f"merge the shards of one split, or plain runs, not both"]
+    first, errors, seen = sharded[0].shard, [], {}
+    buckets = {h: shard_mod.bucket(h, first["count"]) for h in first["selected"]}
+    for p in sharded:
+        if p.shard["count"] != first["count"] or p.shard["selected"] != first["selected"]:
+            errors.append(f"{p.path}: {p.label} is not of the same split as {sharded[0].path} "
+                          f"({sharded[0].label}): a different number of shards or host selection "
+                          f"(inventory or --limit)")
+            continue
+        if p.shard["index"] in seen:
+            errors.append(f"{p.path}: {p.label} is given twice (also {seen[p.shard['index']]})")
+        seen.setdefault(p.shard["index"], p.path)
+        own = [h for h in first["selected"] if buckets[h] == p.shard["index"]]
+        if list(p.snapshots) != own:
+            errors.append(f"{p.path}: {p.label} holds {', '.join(list(p.snapshots)[:5]) or 'no host'} "
+                          f"but the split puts {', '.join(own[:5]) or 'no host'} there")
+    return errors
+
+
+def _same_waivers(parts: list[Part]) -> list[str]:
+    """Every shard applied the same waivers file, or none did: differing waivers are
+    refused, never merged (two approvals of one failure, or a waiver only one shard
+    saw, would change verdicts silently); merge's --waivers replaces them all."""
+    kinds = {}
+    for p in parts:
+        kinds.setdefault(bundle.sha256_bytes(p.waivers) if p.waivers is not None else None,
+                         []).append(p.path)
+    if len(kinds) < 2:
+        return []
+    shown = "; ".join(f"{(k[:12] if k else 'no waivers')}: {', '.join(v)}" for k, v in kinds.items())
+    return [f"the bundles carry different waivers files ({shown}): give the merge one with "
+            f"--waivers FILE, which replaces theirs"]
+
+
+def _order(parts: list[Part]) -> tuple[list[str], dict[str, str], list[str]]:
+    """The merged run's host order (the shards' common selection: the inventory's
+    order, as a single run has it; else the bundles' order), the hosts no given
+    shard holds (host -> the label of their shard) and the labels of the shards
+    missing (those that would hold hosts)."""
+    if not parts[0].shard:
+        return [h for p in parts for h in p.snapshots], {}, []
+    selected, count = parts[0].shard["selected"], parts[0].shard["count"]
+    held = {h for p in parts for h in p.snapshots}
+    missing = {h: shard_mod.bucket(h, count) for h in selected if h not in held}
+    # a shard that holds none of the selected hosts is missing nothing
+    return (list(selected), {h: f"{k}/{count}" for h, k in missing.items()},
+            [f"{k}/{count}" for k in sorted(set(missing.values()))])
