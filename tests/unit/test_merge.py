@@ -380,7 +380,7 @@ def test_an_output_folder_that_is_not_empty_is_refused(lab, tmp_path):
 
 # -- hostile bundles ---------------------------------------------------------------
 
-def forge(original: Path, out: Path, changes: dict, drop=()) -> Path:
+def forge(original: Path, out: Path, changes: dict, drop=(), manifest_changes=None) -> Path:
     """`original`'s files with `changes` (member name -> bytes) and without `drop`,
     under a new manifest signed by a new key: what anyone can make, so a merge
     must judge its content, not trust it."""
@@ -390,6 +390,7 @@ def forge(original: Path, out: Path, changes: dict, drop=()) -> Path:
     for name in drop:
         files.pop(name)
     files.update(changes)
+    manifest.update(manifest_changes or {})
     signer = bundle.signer_from(None)
     manifest["files"] = {n: bundle.sha256_bytes(d) for n, d in sorted(files.items())}
     manifest["signature"] = {"algorithm": "ed25519", "key": "per-run", "public_key": signer.public_key,
@@ -450,6 +451,19 @@ def test_a_hostile_shard_selection_is_refused_too(tmp_path):
         assert refused([bad], tmp_path / "m") == f"{bad}: not a run's bundle: run.json: {words}" \
             + (" with 1 <= K <= N" if "K/N" in words else ", this merge knows 'sha256-jump/1'"
                if "md5" in words else "")
+
+
+def test_a_hostile_manifest_is_refused_in_one_line(tmp_path):
+    plain = make_bundle(tmp_path, "plain", {"weak": lab_snapshots()["weak"]})
+    for change, words in (({"catalog_digest": ["x"]}, "the manifest's catalog_digest is not a string"),
+                          ({"inventory": "inv.yaml"}, "the manifest's inventory is not a mapping"),
+                          ({"inventory": {"path": "i", "sha256": "../x"}},
+                           "the manifest's inventory.sha256 is not a sha256"),
+                          ({"run": "other"}, "the manifest's run 'other' is not run.json's 'plain'"),
+                          ({"run": "r" * 600}, "the manifest's run is not a string of 1 to 500")):
+        bad = forge(plain, tmp_path / "bad.tar.gz", {}, manifest_changes=change)
+        message = refused([bad], tmp_path / "m")
+        assert message.startswith(f"{bad}: not a run's bundle: {words}") and "\n" not in message, message
 
 
 def test_a_snapshot_of_another_host_is_refused(tmp_path):
