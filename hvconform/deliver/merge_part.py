@@ -115,7 +115,8 @@ def _part(where: str, path: Path, manifest: dict, meta, files: dict, trusted: bo
             raise ValueError(f"sent/{name}.json is not a list")
     run_id = _text(manifest.get("run"), "the manifest's run")
     if run_id != meta.get("id"):
-        raise ValueError(f"the manifest's run {run_id!r} is not run.json's {meta.get('id')!r}")
+        raise ValueError(f"the manifest's run {run_id!r} is not run.json's "
+                         f"{_short(repr(meta.get('id')))}")
     _inventory_entry(manifest.get("inventory"))
     catalog_digest = manifest.get("catalog_digest")
     if catalog_digest is not None:
