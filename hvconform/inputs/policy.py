@@ -223,9 +223,26 @@ KEYS: dict[str, Key] = {
             "    </vs:virt-security>\n"
             "  </metadata>\n"
             "(`virsh metadata <vm> --uri <namespace> --key vs --set '<virt-security>...'` writes "
-            "it.) A domain without the tag takes its facts from the inventory's `vms:` entry of "
-            "its host (security_level, tenant); where both say something, the XML wins and "
-            "ISO-015 reports the disagreement."),
+            "it.) A domain without the tag takes its tenant from nova's metadata on an OpenStack "
+            "node (the project; its level from nova_project_levels or nova_flavor_levels), else "
+            "its facts from the inventory's `vms:` entry of its host (security_level, tenant); "
+            "where both say something, the XML wins and ISO-015 reports the disagreement."),
+    "nova_project_levels": Key(
+        {},
+        controls=("CRY-016", "ISO-005", "ISO-015", "ISO-016", "ISO-018", "ISO-019", "ISO-021",
+                  "ISO-023", "KMAC-006", "NET-016"),
+        doc="on an OpenStack compute node, the security level of each nova project (by name or "
+            "uuid), for instances without the site's own tag (vm_metadata_namespace). nova writes "
+            "the project into every instance's domain XML (<nova:instance>, namespace "
+            "http://openstack.org/xmlns/libvirt/nova/1.1: <nova:owner><nova:project uuid=...>"
+            "name</nova:project>), which is the instance's tenant with no extra tagging."),
+    "nova_flavor_levels": Key(
+        {},
+        controls=("CRY-016", "ISO-005", "ISO-015", "ISO-016", "ISO-018", "ISO-019", "ISO-021",
+                  "ISO-023", "KMAC-006", "NET-016"),
+        doc="the security level of each nova flavor (<nova:flavor name=...>), for instances "
+            "whose project nova_project_levels does not name (e.g. a dedicated flavor for "
+            "sensitive workloads)."),
     "sensitive_security_levels": Key(
         ["high"],
         controls=("CRY-016", "ISO-016", "ISO-018", "ISO-019", "ISO-021"),
