@@ -211,6 +211,11 @@ EXTRA_CASES: dict = {
          "pass"),
         ({**vm(), "cmds": {"virsh_backup_state": backup_state()}, "files": {DISK_RECORD: None}}, "fail"),
         (checkpointed("2025-06-01 02:00:00 +0000", kind="Failed"), "fail"),
+        # a pull-mode backup started with the checkpoint is still being read: no outcome yet
+        ({**vm(), "cmds": {"virsh_backup_state": backup_state(
+            CHECKPOINTS.format(name="vm1-2025-06-01", created="2025-06-01 02:00:00 +0000"),
+            backup=PULL.format("transport='unix' socket='/run/backup/vm1.sock'"))},
+          "files": {DISK_RECORD: None}}, "manual"),
     ],
     "BKP-005": [
         ({**keys(borgmatic_configs=borgmatic())}, "manual"),

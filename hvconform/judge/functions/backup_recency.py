@@ -231,6 +231,11 @@ def _by_checkpoints(snap, vm, state, art, expected, rpo) -> v.Verdict:
                         reason="libvirt's last backup job of this domain failed")
     if operation.lower() == "backup" and job_type.lower() == "completed":
         return v.passed(expected, actual + "; the last backup job completed", evidence)
+    if state.backup_xml is not None:
+        return v.manual(expected, actual + "; a backup job is running now (libvirt holds the outcome of a job "
+                        "only once it ends)", evidence,
+                        reason="the backup made with this checkpoint has not finished: show the backup tool's "
+                               "record of the last one that did")
     return v.manual(expected, actual + "; libvirt keeps no completed backup job (domain restarted or off)", evidence,
                     reason="a checkpoint alone does not show that the backup made with it completed: "
                            "show the backup tool's record of it")

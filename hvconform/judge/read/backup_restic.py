@@ -39,7 +39,10 @@ def _expand(word: str, env: dict) -> str:
 
 def _restic_argv(text: str) -> list[str] | None:
     """The words from `restic` on, of a unit's Exec line or a crontab line; None if none."""
-    body = text.split("=", 1)[1] if re.match(r"^\s*Exec\w*=", text) else text
+    directive = re.match(r"^\s*([A-Za-z_]\w*)=", text)
+    if directive and not directive[1].startswith("Exec"):
+        return None                    # another unit directive, or a crontab variable line
+    body = text.split("=", 1)[1] if directive else text
     try:
         words = shlex.split(body.lstrip("-@+!:"), comments=False)
     except ValueError:
