@@ -121,6 +121,11 @@ COMMANDS: dict[str, str] = {
     # LOG-012: chronyd's sources (^* = the one synchronised to); systemd's sync flag
     "chronyc_sources": "chronyc -n sources",
     "timedatectl_ntp": "timedatectl show -p NTPSynchronized",
+    # LOG-012: every line of chrony's and systemd-timesyncd's drop-in directories (Debian's
+    # chrony.conf names conf.d, sources.d and /run/chrony-dhcp; timesyncd.conf(5) drop-ins)
+    "time_sources_d": ("grep -rHn -e '' -- /etc/chrony/conf.d /etc/chrony/sources.d /run/chrony-dhcp "
+                       "/etc/systemd/timesyncd.conf.d /run/systemd/timesyncd.conf.d "
+                       "/usr/lib/systemd/timesyncd.conf.d"),
     # LOG-014: TCP listeners with their processes (root for other users' processes)
     "ss_listeners_procs": "ss -Htlnp",
     # LOG-015: free space where audit logs are written (1024-byte blocks)
