@@ -226,7 +226,13 @@ function refs(s,   n, a, i, w, v) {
         else if (w == "--password-file" || w == "-p") addref("stat", v);
     }
 }
+function unreadable(p,   line) {
+    if ((getline line < p) < 0) { print "### unreadable " p; print "@stat " p; return 1; }
+    close(p);
+    return 0;
+}
 function envfile(p,   line, n, name, value) {
+    if (unreadable(p)) return;
     print "### envfile " p;
     n = 0;
     while ((getline line < p) > 0 && n < 2000) {
@@ -245,6 +251,7 @@ function envfile(p,   line, n, name, value) {
     print "@stat " p;
 }
 function listfile(p,   line, n) {
+    if (unreadable(p)) return;
     print "### list " p;
     n = 0;
     while ((getline line < p) > 0 && n < 5000) {
@@ -254,6 +261,7 @@ function listfile(p,   line, n) {
     close(p);
 }
 function repofile(p,   line) {
+    if (unreadable(p)) return;
     print "### repofile " p;
     if ((getline line < p) > 0) print "1: " urlsafe(line);
     close(p);

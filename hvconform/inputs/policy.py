@@ -7,6 +7,9 @@ loader accepts only these keys, with values of the same type as the default.
 `effective(site_values)` lays a host's values over the defaults: the one place they
 are merged, so every reader sees the same policy.
 
+Longer than ~400 lines on purpose: it is one table, a few lines per key, and splitting
+it would scatter the one place a site reads what it may set.
+
 A key's `controls` are not trusted but proved: tests/unit/test_policy.py judges every
 control's catalog cases while recording which keys each one reads, and fails unless
 each key is read by exactly the controls it names.

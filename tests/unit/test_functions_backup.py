@@ -119,6 +119,22 @@ def test_no_tool_falls_back_to_the_site_manifest():
     assert status("config_in_backup_set", cmds={}) == v.ERROR                  # settings not collected
 
 
+def test_settings_the_audit_account_could_not_read_make_an_error_not_a_fail():
+    unreadable = "### file /etc/borgmatic/config.yaml 600 root root\n### end 2\n"
+    verdict = judge("config_in_backup_set", snap(cmds=tools(borgmatic_configs=unreadable)))
+    assert verdict.status == v.ERROR and "needs root" in verdict.reason
+    out = restic().replace("### envfile /etc/restic/restic.env", "### unreadable /etc/restic/restic.env\n"
+                           "### envfile /dev/null")          # it exists (stat printed its mode)
+    assert "### stat /etc/restic/restic.env 600 root root" in out
+    absent = out.replace("### stat /etc/restic/restic.env 600 root root",
+                         "### stat /etc/restic/restic.env stat: cannot statx: No such file or directory")
+    assert status("backup_separate_failure_domain", **places(restic_settings=absent)) == v.FAIL
+    verdict = judge("backup_separate_failure_domain", snap(**places(restic_settings=out)))
+    assert verdict.status == v.ERROR and "/etc/restic/restic.env: could not be read" in verdict.reason
+    denied = (2, "", "grep: /etc/rsnapshot.conf: Permission denied\n")
+    assert status("config_in_backup_set", cmds=tools(rsnapshot_conf=denied)) == v.ERROR
+
+
 # ---- BKP-003: scheduled and successful within the RPO ------------------------------------
 
 @pytest.mark.parametrize("log, expected", [

@@ -145,3 +145,11 @@ def test_the_cases_are_what_the_commands_print():
     out = collected("rsnapshot_conf", {"/etc/rsnapshot.conf": data("rsnapshot.conf")})
     assert "/etc/rsnapshot.conf:9:backup\t/var/lib/libvirt/\tlocalhost/\texclude=images/" in out
     assert "case-rsnapshot-secret" not in out and "backup_exec" not in out
+
+
+@pytest.mark.parametrize("awk", AWKS, ids=lambda a: a[0])
+def test_a_file_the_reader_cannot_open_is_named_and_stated(awk, tmp_path):
+    unit = tmp_path / "r.service"
+    unit.write_text(f"EnvironmentFile=-{tmp_path}/absent.env\nExecStart=/usr/bin/restic backup /etc\n")
+    out = run(awk, filters.RESTIC, files=[str(unit)])
+    assert f"### unreadable {tmp_path}/absent.env\n@stat {tmp_path}/absent.env" in out and "### envfile" not in out

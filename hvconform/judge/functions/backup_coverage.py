@@ -97,8 +97,9 @@ def config_in_backup_set(snap, vm, policy):
             return v.manual(expected, actual, evidence,
                             reason="not in the backup sets read here; a part of the configuration was not read "
                                    f"({'; '.join(unread[:3])}): show that it covers them")
-        return v.failed(expected, actual, evidence,
-                        reason=f"{len(missing)} required path(s) not in the backup set of {found.names()}")
+        return found.or_error(v.failed(expected, actual, evidence,
+                                       reason=f"{len(missing)} required path(s) not in the backup set of "
+                                              f"{found.names()}"))
     actual = f"all {len(required)} paths covered by {decided}"
     if unread_ex or notes:
         return v.manual(expected, actual, evidence,

@@ -146,7 +146,7 @@ def backup_key_protected(snap, vm, policy):
     if sec is not None and security:
         evidence.append(v.Evidence.of(sec, "\n".join(m[1] for m in security.values())))
     if problems:
-        return v.failed(expected, "; ".join(problems), evidence, reason="; ".join(problems))
+        return found.or_error(v.failed(expected, "; ".join(problems), evidence, reason="; ".join(problems)))
     return v.passed(expected, f"{', '.join(s.label() for s in found.setups)}: encrypted, key kept private",
                     evidence)
 
@@ -201,8 +201,8 @@ def backup_separate_failure_domain(snap, vm, policy):
     if unknown and not bad:
         return v.manual(expected, "; ".join(unknown), evidence,
                         reason="the repository is not named on this host: show where the backups are stored")
-    return v.failed(expected, "; ".join(bad + unknown) or "no repository", evidence,
-                    reason="one failing disk, file system or host loses the VMs and their backups")
+    return found.or_error(v.failed(expected, "; ".join(bad + unknown) or "no repository", evidence,
+                                   reason="one failing disk, file system or host loses the VMs and their backups"))
 
 
 def _site_place(snap, policy, images) -> v.Verdict:

@@ -166,10 +166,11 @@ def last_backup_within_rpo(snap, vm, policy):
         or found.evidence()
     actual = "; ".join(c[1] for c in checked.values())
     if not scheduled:
-        return v.failed(expected, actual, evidence, reason="no backup tool is scheduled: nothing runs the backups")
+        return found.or_error(v.failed(expected, actual, evidence,
+                                       reason="no backup tool is scheduled: nothing runs the backups"))
     failing = [c[1] for c in scheduled.values() if not c[0]]
     if failing:
-        return v.failed(expected, actual, evidence, reason="; ".join(failing))
+        return found.or_error(v.failed(expected, actual, evidence, reason="; ".join(failing)))
     return v.passed(expected, actual, evidence)
 
 

@@ -101,6 +101,11 @@ def setups(artifact) -> list[Setup]:
                 if k in ("include", "exclude") and isinstance(v, list):
                     _include(setup, k, v, path)
             out.append(setup)
+    denied = [line.strip() for line in artifact.stderr.splitlines() if "Permission denied" in line]
+    if not out and denied and not fd_files:
+        setup = Setup(TOOL, "/etc/bacula", artifact)
+        setup.unreadable += denied[:3]
+        out.append(setup)
     if not out and fd_files:
         setup = Setup(TOOL, fd_files[0], artifact)
         setup.unread.append(f"{fd_files[0]}: a File Daemon only: the FileSets are on the Director (not read)")

@@ -159,7 +159,7 @@ def setups(artifact) -> list[Setup]:
         stat = stat if stat_fields(stat) else None
         if end.strip() != "0":
             s = Setup(TOOL, path, artifact)
-            s.problems.append(f"{path}: could not be read (rc {end.strip()})")
+            s.unreadable.append(f"{path}: could not be read (rc {end.strip()}; the audit account needs root)")
             out.append(s)
             continue
         out.append(parse(path, "\n".join(body), artifact, stat))

@@ -117,6 +117,11 @@ def setups(artifact) -> list[Setup]:
             argv = _restic_argv(text)
             if argv and "backup" in argv:
                 out.append(_from_command(artifact, unit, n, text, argv, env, env_files, files))
+    # a file the reader could not open: absent (stat says so; EnvironmentFile=- allows it) or unreadable
+    unreadable = [f"{rest}: could not be read" for kind, rest, _ in parts
+                  if kind == "unreadable" and files.stats.get(rest) is not None]
+    for setup in out:
+        setup.unreadable += unreadable
     return out
 
 

@@ -27,6 +27,10 @@ _LINE = re.compile(r"^(/[^:]*):(\d+):(.*)$")
 def setups(artifact) -> list[Setup]:
     """The one configuration in the `rsnapshot_conf` output (empty when rsnapshot.conf is absent)."""
     rows = [(m[1], int(m[2]), m[3]) for line in artifact.stdout.splitlines() if (m := _LINE.match(line))]
+    if not rows and "Permission denied" in artifact.stderr:
+        setup = Setup(TOOL, "/etc/rsnapshot.conf", artifact)
+        setup.unreadable.append("/etc/rsnapshot.conf: Permission denied (the audit account needs root)")
+        return [setup]
     if not rows:
         return []
     setup = Setup(TOOL, rows[0][0], artifact, unencrypted=UNENCRYPTED)

@@ -61,6 +61,7 @@ class Setup:
     unread: list[str] = field(default_factory=list)   # what may add sources, not read (includes, lists)
     unread_excludes: list[str] = field(default_factory=list)   # what may exclude, not read or evaluated
     problems: list[str] = field(default_factory=list) # located parse problems
+    unreadable: list[str] = field(default_factory=list)   # files of its settings that could not be read
 
     def label(self) -> str:
         return f"{self.tool} ({self.origin})"

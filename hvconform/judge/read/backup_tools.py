@@ -37,6 +37,16 @@ class Found:
     artifacts: dict = field(default_factory=dict)     # command name -> artifact
     problems: list[str] = field(default_factory=list)
 
+    def unreadable(self) -> list[str]:
+        return [u for s in self.setups for u in s.unreadable]
+
+    def or_error(self, verdict: v.Verdict) -> v.Verdict:
+        """A failing verdict stands only if every setting was read: else it is an error."""
+        if verdict.status == v.FAIL and self.unreadable():
+            return v.error("some of the backup tools' settings could not be read: "
+                           + "; ".join(self.unreadable()[:3]), verdict.evidence)
+        return verdict
+
     def names(self) -> str:
         return ", ".join(sorted({s.tool for s in self.setups})) or "none"
 
