@@ -56,6 +56,7 @@ class Inventory:
     hosts: list[Host]
     policy: dict = field(default_factory=dict)  # this file's values; defaults are added elsewhere
     groups: dict[str, list[str]] = field(default_factory=dict)
+    overlays: list[Path] = field(default_factory=list)  # site catalog overlays (inputs/overlay.py)
 
     def host(self, name: str) -> Host | None:
         """The host called `name` (e.g. to follow a jump_host), or None."""
@@ -133,11 +134,12 @@ def _parse(path: Path, text: str | None) -> Inventory:
     rules.connections(check, defaults, own, merged)
     groups = rules.groups(check, doc.get("groups"), names)
     policy = rules.policy(check, doc.get("policy"))
+    overlays = rules.overlays(check, doc.get("overlays"), base)
     if check.errors:
         raise InventoryError(check.sorted_errors())
     hosts = [_host(name, m, [g for g, members in groups.items() if name in members],
                    f"{path}:{lines[('hosts', name)]}") for name, m in merged.items()]
-    return Inventory(path, hosts, policy, groups)
+    return Inventory(path, hosts, policy, groups, overlays)
 
 
 def _merge(defaults: dict, own: dict) -> dict:
