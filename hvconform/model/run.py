@@ -80,7 +80,10 @@ def overlay_files(files: dict) -> list[tuple[str, bytes, str]]:
     try:
         for entry in json.loads(listed):
             name = f"{OVERLAYS}/{entry['file']}"
-            if not isinstance(entry["path"], str) or name not in files:
+            path = entry["path"]
+            if not isinstance(path, str) or len(path) > 4096 or any(ord(c) < 32 for c in path):
+                raise ValueError(f"a path that no file system gave: {str(path)[:60]!r}")
+            if name not in files:
                 raise ValueError(f"lists {entry['file']!r}, which is not there")
             out.append((entry["path"], files[name], name))
     except (ValueError, KeyError, TypeError) as exc:   # a bundle is someone else's data

@@ -310,4 +310,15 @@ def test_a_bundle_whose_overlay_list_lies_is_refused(tmp_path):
         overlay_files({"overlays/sources.json": b'[{"file": "../../etc/passwd", "path": "x"}]'})
     with pytest.raises(ValueError, match="overlays/sources.json"):
         overlay_files({"overlays/sources.json": b'{"file": 1}'})
-    assert replay.ReplayError  # replay.load turns this into ReplayError naming the bundle
+    with pytest.raises(ValueError, match="a path that no file system gave"):
+        overlay_files({"overlays/sources.json": b'[{"file": "1.yaml", "path": "\\u001b[2Jx"}]',
+                       "overlays/1.yaml": b"policy: {}"})
+    # signed as it is (any key signs a forged bundle): replay refuses it, naming it
+    run = lab_run(tmp_path / "forged")
+    (run.run_dir / "overlays").mkdir()
+    (run.run_dir / "overlays" / "sources.json").write_text('[{"file": "9.yaml", "path": "x.yaml"}]')
+    written = run_folder.finish(run, audit.judge_run(run, BASE), bundle.signer_from(None), BASE,
+                                render_report=False)
+    assert bundle.verify(written.bundle).ok
+    with pytest.raises(replay.ReplayError, match=r"forged/bundle.tar.gz: overlays/sources.json: .*'9.yaml'"):
+        replay.load(written.bundle, "again", tmp_path / "again")
