@@ -237,12 +237,14 @@ def test_an_excluded_per_vm_and_inventory_wide_control_is_not_applicable(tmp_pat
 
 
 def test_overlay_policy_judges_and_wins_over_the_snapshots(tmp_path):
-    """BKP-003: a backup 20 hours old passes the default RPO (24 h), fails the site's 12 h."""
-    path = write(tmp_path, "policy: {backup_rpo_hours: 12}\n")
-    s = snap(files={"/var/backups/libvirt/last-success": "2025-05-31T16:00:00+00:00\n"},
-             policy={"backup_rpo_hours": 24})
+    """BKP-003's passing case (a backup about 10 hours old) fails the site's 1-hour RPO."""
+    from tests.unit.test_catalog_cases import CASES
+
+    path = write(tmp_path, "policy: {backup_rpo_hours: 1}\n")
+    s = snap(**CASES["BKP-003"][0], policy={"backup_rpo_hours": 24})
     control = BASE.by_id("BKP-003")
-    assert Cases({"h1": s}, BASE).record(Cases({"h1": s}, BASE).of(control)[0])["status"] == "pass"
+    plain = Cases({"h1": s}, BASE)
+    assert plain.record(plain.of(control)[0])["status"] == "pass"
     cases = Cases({"h1": s}, apply(path))
     assert cases.record(cases.of(control)[0])["status"] == "fail"
     assert s.policy == {"backup_rpo_hours": 24}    # the snapshot itself is not changed
