@@ -22,6 +22,7 @@ from hvconform import audit
 from hvconform.deliver import bundle
 from hvconform.deliver.merge import MergeError
 from hvconform.inputs.waivers import WaiverError
+from hvconform.judge.tailoring import OverlayError
 
 HELP = "join the bundles of a sharded audit (--shard K/N) into one run"
 MERGED, REFUSED, INCOMPLETE = 0, 1, 3
@@ -51,7 +52,7 @@ def run(args) -> int:
         for line in exc.lines:
             print(f"error: {line}", file=sys.stderr)
         return REFUSED
-    except (bundle.BundleError, WaiverError) as exc:
+    except (bundle.BundleError, WaiverError, OverlayError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return REFUSED
     doc, written = merged.results, merged.written

@@ -45,6 +45,7 @@ class Combined:
     catalog_digest: str | None
     inventory_entry: dict | None
     missing_shards: list[str] = field(default_factory=list)   # labels, e.g. ["3/4"]
+    overlays: list = field(default_factory=list)   # the shards' site overlays: [(path, bytes, member)]
 
     @property
     def shards(self) -> list[dict]:
@@ -87,7 +88,7 @@ def combine(paths, run_id: str, run_dir: Path, pubkey: str | None = None,
     distinct = list({p.manifest_sha256: p for p in reversed(parts)}.values())[::-1]
     errors = (_duplicates(parts) + _overlaps(distinct) + _same("catalog", distinct, _catalog)
               + _same("inventory", distinct, _inventory_digest) + _same_split(distinct)
-              + ([] if own_waivers else _same_waivers(distinct)))
+              + ([] if own_waivers else _same_waivers(distinct)) + _same_overlays(distinct))
     if errors:
         raise MergeError(errors)
     order, missing_hosts, missing_shards = _order(parts)
@@ -107,7 +108,7 @@ def combine(paths, run_id: str, run_dir: Path, pubkey: str | None = None,
               accepted_new_host_keys=any(p.accepted_new_host_keys for p in parts),
               snapshots=snapshots)
     return Combined(run, parts, sent, parts[0].waivers, _catalog(parts[0]),
-                    parts[0].manifest.get("inventory"), missing_shards)
+                    parts[0].manifest.get("inventory"), missing_shards, parts[0].overlays)
 
 
 def _duplicates(parts: list[Part]) -> list[str]:
@@ -197,6 +198,20 @@ def _same_waivers(parts: list[Part]) -> list[str]:
     shown = "; ".join(f"{(k[:12] if k else 'no waivers')}: {', '.join(v)}" for k, v in kinds.items())
     return [f"the bundles carry different waivers files ({shown}): give the merge one with "
             f"--waivers FILE, which replaces theirs"]
+
+
+def _same_overlays(parts: list[Part]) -> list[str]:
+    """Every shard was judged with the same site overlays (the same bytes, in the same
+    order), or none: the merge judges with them again, as a replay does."""
+    kinds = {}
+    for p in parts:
+        key = bundle.sha256_bytes(b"".join(bundle.sha256_bytes(t).encode() for _, t, _ in p.overlays))
+        kinds.setdefault(key if p.overlays else None, []).append(p.path)
+    if len(kinds) < 2:
+        return []
+    shown = "; ".join(f"{(k[:12] if k else 'no overlays')}: {', '.join(v)}" for k, v in kinds.items())
+    return [f"the bundles were judged with different site overlays ({shown}): merge only the "
+            f"parts of one audit"]
 
 
 def _order(parts: list[Part]) -> tuple[list[str], dict[str, str], list[str]]:

@@ -13,12 +13,13 @@ import hashlib
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvconform.deliver import bundle
 from hvconform.deliver.safe_names import UnsafeName, host_file_stem
 from hvconform.inputs import shard as shard_mod
+from hvconform.model.run import overlay_files
 from hvconform.model.snapshot import COLLECTED, Snapshot
 
 MAX_HOSTS = 100_000          # per bundle, and in a shard's selection
@@ -52,6 +53,7 @@ class Part:
     sha256: str | None       # of the .tar.gz (None for an unpacked folder)
     manifest_sha256: str     # of MANIFEST.json, which pins every file: the bundle's identity
     catalog_digest: str | None   # the catalog that judged the shard
+    overlays: list = field(default_factory=list)   # [(path, bytes, member)]: the site overlays applied
     trusted_key: bool
 
     @property
@@ -131,7 +133,7 @@ def _part(where: str, path: Path, manifest: dict, meta, files: dict, trusted: bo
                 waivers=files.get(WAIVERS), incomplete=_incomplete(manifest.get("incomplete"), snapshots),
                 sha256=_file_sha256(path) if path.is_file() else None,
                 manifest_sha256=bundle.sha256_bytes(files[bundle.MANIFEST]), trusted_key=trusted,
-                catalog_digest=catalog_digest)
+                catalog_digest=catalog_digest, overlays=overlay_files(files))
 
 
 def _names(value, where: str, what: str) -> list[str]:

@@ -100,6 +100,9 @@ def manifest_meta(run, doc: dict, inventory_entry: dict | None = None) -> dict:
                        "identity": s.identity} for s in run.snapshots.values()],
             "replayed_from": doc["run"]["replayed_from"],
             "waivers": WAIVERS_COPY if doc["waivers"]["file"] else None,
+            # the site overlays judged with; their bytes are overlays/<n>.yaml, listed in files
+            "overlays": [{"path": o["path"], "name": o["name"], "sha256": o["sha256"]}
+                         for o in (doc.get("catalog") or {}).get("overlays", [])],
             "incomplete": incomplete(run, doc),
             # a shard run: its share and the selection it is a share of (inputs/shard.py)
             "shard": getattr(run, "shard", None)}

@@ -526,3 +526,13 @@ def test_the_command_exit_codes(lab, tmp_path):
     assert proc.returncode == 1 and "none.pub: cannot read the public key" in proc.stderr
     proc = merge_command("-o", tmp_path / "d")
     assert proc.returncode == 2 and "the following arguments are required: bundles" in proc.stderr
+
+
+def test_shards_judged_with_different_site_overlays_are_refused(lab, tmp_path):
+    paths = lab["paths"]
+    tailored = forge(paths[2], tmp_path / "tailored.tar.gz",
+                     {"overlays/sources.json": b'[{"file": "1.yaml", "path": "site-overlay.yaml"}]',
+                      "overlays/1.yaml": b"controls: []\n"})
+    message = refused([paths[1], tailored], tmp_path / "m")
+    assert message.startswith("the bundles were judged with different site overlays (no overlays: "
+                              f"{paths[1]}; ") and str(tailored) in message
