@@ -53,8 +53,8 @@ class Part:
     sha256: str | None       # of the .tar.gz (None for an unpacked folder)
     manifest_sha256: str     # of MANIFEST.json, which pins every file: the bundle's identity
     catalog_digest: str | None   # the catalog that judged the shard
-    overlays: list = field(default_factory=list)   # [(path, bytes, member)]: the site overlays applied
     trusted_key: bool
+    overlays: list = field(default_factory=list)   # [(path, bytes, member)]: the site overlays applied
 
     @property
     def label(self) -> str:
