@@ -6,7 +6,7 @@ verdict by verdict (issue 11, item 4: faster collection, same evidence).
 
 Each DIR holds <host>.json snapshots (tests/data/record_lab.py writes them; so does
 a run's snapshots/). Prints, per host, the artifacts only one side has, those whose
-output (rc and stdout) differs, and those whose command line differs; then every
+output (rc, stdout and stderr) differs, and those whose command line differs; then every
 verdict of the current catalog on both sides whose status differs. elf:* artifacts
 are compared by the hardening facts they give (QEMU-016 reads readelf's old form and
 readelf + nm's new one). Exit 0 when no artifact is missing and no verdict differs.
@@ -14,6 +14,7 @@ readelf + nm's new one). Exit 0 when no artifact is missing and no verdict diffe
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -31,10 +32,16 @@ def load(folder: Path) -> dict[str, Snapshot]:
     return {p.stem: Snapshot.load(p) for p in sorted(folder.glob("*.json"))}
 
 
+def _stderr(text: str) -> str:
+    """stderr without what says where in its batch a line was ('sh: 864: x: not found')."""
+    return re.sub(r"(?m)^sh: \d+: ", "sh: N: ", text)
+
+
 def same_output(key: str, a, b) -> bool:
-    if key.startswith("elf:"):
-        return a.rc == b.rc and elf_findings(a.stdout) == elf_findings(b.stdout)
-    return a.rc == b.rc and a.raw() == b.raw()
+    if key.startswith("elf:"):   # readelf alone before, readelf and nm now: each says it
+        absent = ("No such file" in a.stderr, "No such file" in b.stderr)
+        return a.rc == b.rc and absent[0] == absent[1] and elf_findings(a.stdout) == elf_findings(b.stdout)
+    return a.rc == b.rc and _stderr(a.stderr) == _stderr(b.stderr) and a.raw() == b.raw()
 
 
 def verdicts(snaps: dict[str, Snapshot], cat) -> dict[tuple, str]:

@@ -66,9 +66,12 @@ class Batch:
                       f"printf '\\n%s E %s\\n' {n} {i} >&2"]
         return "\n".join(lines) + "\n"
 
-    def parse(self, stdout: str | bytes, stderr: str | bytes, collected_at: float) -> dict[str, Artifact]:
+    def parse(self, stdout: str | bytes, stderr: str | bytes, collected_at: float,
+              whole: bool = False) -> dict[str, Artifact]:
         """One Artifact per command that ran to its end marker. Bytes are read as
-        host_text (every byte kept); the collector settles each artifact after redaction."""
+        host_text (every byte kept); the collector settles each artifact after redaction.
+        `whole`: only commands whose stderr frame has ended too (the two streams arrive
+        apart: read while the batch still runs, a command's stderr may not be in yet)."""
         stdout = host_text(bytes(stdout)) if isinstance(stdout, (bytes, bytearray)) else stdout
         stderr = host_text(bytes(stderr)) if isinstance(stderr, (bytes, bytearray)) else stderr
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(collected_at))
@@ -78,7 +81,7 @@ class Batch:
         errs = {int(m[1]): m[2] for m in frame.finditer(stderr)}
         found = {}
         for i, (key, line) in enumerate(self.items):
-            if i in outs:
+            if i in outs and (i in errs or not whole):
                 out, rc = outs[i]
                 found[key] = Artifact(key=key, source=line, rc=rc, stdout=out,
                                       stderr=errs.get(i, ""), collected_at=at)

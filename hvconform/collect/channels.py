@@ -70,6 +70,7 @@ class Output:
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     ended: dict = field(default_factory=dict)
+    stderr_ended: set = field(default_factory=set)   # frame indexes whose stderr frame ended
 
 
 class _Frames:
@@ -143,8 +144,9 @@ class Round:
         return max(c.ended_at for c in self.chans) if self.done and self.chans else None
 
     def ended(self, part: int, index: int) -> bool:
-        """Whether command `index` of part `part` has ended (its end marker arrived)."""
-        return index in self.chans[part].out.ended
+        """Whether command `index` of part `part` has ended: both its end markers arrived."""
+        out = self.chans[part].out
+        return index in out.ended and index in out.stderr_ended
 
 
 class Reader:
@@ -233,7 +235,8 @@ class Reader:
                 old = len(buf)
                 buf += data
                 at = time.monotonic() - c.started
-                on_end = (lambda i: c.out.ended.__setitem__(i, round(at, 4))) if which == 0 else (lambda i: None)
+                on_end = ((lambda i: c.out.ended.__setitem__(i, round(at, 4))) if which == 0
+                          else c.out.stderr_ended.add)
                 c.frames[which].feed(buf, old, on_end)
                 self.total += len(data)
                 if c.frames[which].open_size(buf) > self.limits.command_output:

@@ -140,11 +140,12 @@ class _Trip:
     def ended(self, keys) -> bool:
         return all(self.round.ended(*self.where[k]) for k in keys if k in self.where)
 
-    def keep(self, snap: Snapshot) -> None:
+    def keep(self, snap: Snapshot, early: bool = False) -> None:
         """Every command that ended so far into the snapshot, redacted (also when the
-        round itself ends early)."""
+        round itself ends early). `early`, while the round still runs: only commands
+        whose stderr is in as well, since a kept artifact is not read again."""
         for part, out in zip(self.parts, self.round.outputs):
-            for key, artifact in part.parse(out.stdout, out.stderr, self.started).items():
+            for key, artifact in part.parse(out.stdout, out.stderr, self.started, whole=early).items():
                 if key not in self.kept:
                     redact_artifact(artifact)
                     artifact.settle()
@@ -186,7 +187,7 @@ def _both_rounds(transport, host, controls, policy, snap: Snapshot) -> None:
     trips = [first]
     try:
         transport.wait([first.round], until=lambda: first.ended(ROUND_TWO_FROM))
-        first.keep(snap)
+        first.keep(snap, early=not first.round.done)
         if first.round.done:      # round 1 ended before what round 2 needs came back
             first.count(snap)
             first.complete()

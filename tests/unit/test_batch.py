@@ -38,3 +38,17 @@ def test_a_command_cut_off_before_its_end_marker_gives_no_artifact(tmp_path):
     p = subprocess.run(["sh", "-c", out], capture_output=True, text=True)
     cut = p.stdout[: p.stdout.rindex(" E ")]
     assert b.parse(cut, p.stderr, 0) == {}
+
+
+def test_read_while_the_batch_runs_a_command_waits_for_its_stderr_too(tmp_path):
+    """stdout and stderr arrive apart: a command whose stdout frame has ended but whose
+    stderr frame has not is not taken early (it would be kept with no stderr: a missing
+    file's 'No such file' lost, as round 2 starting early once did), and is taken whole
+    once the round has ended."""
+    b = Batch()
+    b.add("stat:/nowhere", "stat", path=str(tmp_path / "nowhere"))
+    p = subprocess.run(["sh", "-c", b.script()], capture_output=True, text=True)
+    stderr_so_far = p.stderr[: p.stderr.rindex(" E ")]      # its stderr end marker not yet in
+    assert b.parse(p.stdout, stderr_so_far, 0, whole=True) == {}
+    art = b.parse(p.stdout, p.stderr, 0, whole=True)["stat:/nowhere"]
+    assert art.rc == 1 and "No such file" in art.stderr
