@@ -18,7 +18,7 @@ from hvconform.inputs import waivers as waivers_mod
 from hvconform.judge.cases import Cases
 from hvconform.judge.fleet.reconcile import reconcile
 from hvconform.model import results
-from hvconform.model.run import new_run_id
+from hvconform.model.run import claim
 
 
 def judge_run(run, catalog, waivers=(), extras: results.Extras | None = None) -> dict:
@@ -35,9 +35,10 @@ def judge_run(run, catalog, waivers=(), extras: results.Extras | None = None) ->
 def rejudge(bundle_path, out_dir: Path, run_id: str | None = None, pubkey: str | None = None,
             signer: bundle.Signer | None = None) -> run_folder.Written:
     """Verify a bundle, judge its snapshots with this catalog and its own waivers, and
-    write a new run folder `out_dir/<run_id>` (results.json, exports, bundle, report)."""
-    run_id = run_id or new_run_id()
-    loaded = replay.load(bundle_path, run_id, Path(out_dir) / run_id, pubkey)
+    write a new run folder `out_dir/<run_id>` (results.json, exports, bundle, report).
+    The folder is claimed (hvconform.model.run.claim): a run id already there is refused."""
+    run_id, run_dir = claim(Path(out_dir), run_id)
+    loaded = replay.load(bundle_path, run_id, run_dir, pubkey)
     waivers, waivers_file = [], None
     if loaded.waivers_file:
         waivers = waivers_mod.load(loaded.waivers_file, f"{bundle_path}:{replay.WAIVERS_COPY}")

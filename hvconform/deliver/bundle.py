@@ -31,6 +31,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from hvconform.model import safe_names
+
 FORMAT = "hvconform-bundle/1"
 NAME = "bundle.tar.gz"
 MANIFEST, SIGNATURE = "MANIFEST.json", "MANIFEST.sig"
@@ -174,7 +176,7 @@ def write(run_dir: Path, meta: dict, signer: Signer, out: Path | None = None) ->
 
 
 def _root_name(run_id: str) -> str:
-    return run_id.replace("/", "_") or "bundle"
+    return run_id if safe_names.is_safe(run_id) else "bundle"
 
 
 # -- reading and verifying -----------------------------------------------------

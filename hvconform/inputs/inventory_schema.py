@@ -12,6 +12,8 @@ import os
 import re
 from pathlib import Path
 
+from hvconform.model import safe_names
+
 TOP_KEYS = ("defaults", "policy", "groups", "hosts")
 HOST_KEYS = ("connection", "address", "ssh", "sudo", "facts", "labels", "vms")
 DEFAULTS_KEYS = ("connection", "ssh", "sudo", "facts", "labels")  # no address: one per host
@@ -21,8 +23,6 @@ FACT_KEYS = ("security_level", "tenant", "role")
 VM_KEYS = ("name",) + FACT_KEYS  # a `vms:` entry: a name, or a mapping with its facts
 PATH_KEYS = ("identity_file", "known_hosts")
 
-# Names become pytest ids, --limit arguments and file names in the evidence bundle.
-_NAME = re.compile(r"[A-Za-z0-9._-]+\Z")
 # Values handed to ssh: a leading '-' would be read as an option, blanks never belong.
 _ADDRESS = re.compile(r"(?!-)[A-Za-z0-9._:%\[\]-]+\Z")
 _USER = re.compile(r"(?!-)[A-Za-z0-9._-]+\Z")
@@ -165,11 +165,13 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def name_ok(check: Check, at: tuple, name, what: str) -> bool:
-    if isinstance(name, str) and _NAME.match(name):
+    # Names become pytest ids, --limit arguments and file names in the run folder and
+    # the bundle: the one rule of hvconform.model.safe_names, so any name accepted here
+    # can be written there.
+    if safe_names.is_safe(name):
         return True
     if isinstance(name, str):  # non-strings were reported by Check.keys
-        check(at, f"{what} name {name!r}: use only letters, digits, '.', '_' and '-' "
-                  "(it becomes a test id)")
+        check(at, f"{what} name {name!r}: {safe_names.RULE} (it becomes a test id and a file name)")
     return False
 
 

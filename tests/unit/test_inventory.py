@@ -159,7 +159,7 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
      "inv.yaml:6: hosts.a.labels.rack: expected a string, number or true/false, got [1, 2]"),
     ("  hv a:\n    address: x\n",
      "inv.yaml:4: hosts.hv a: host name 'hv a': use only letters, digits, '.', '_' and '-' "
-     "(it becomes a test id)"),
+     "(at most 128), not starting with '.' or '-' (it becomes a test id and a file name)"),
     ("  a:\n    address: -oProxyCommand=x\n",  # ssh would read it as an option
      "inv.yaml:5: hosts.a.address: expected a host name or IP address, got '-oProxyCommand=x'"),
     ("  a: 10.0.0.1\n", "inv.yaml:4: hosts.a: expected a mapping, got '10.0.0.1'"),
@@ -223,7 +223,8 @@ def test_vms_are_per_host_not_defaults(site):
     ("  a: [b]\n", ["inv.yaml:9: groups.a: a host has this name too; --limit could not tell them apart"]),
     ("  g: a\n", ["inv.yaml:9: groups.g: expected a list of host names, got 'a'"]),
     ("  g/1: [a]\n", ["inv.yaml:9: groups.g/1: group name 'g/1': use only letters, digits, '.', '_' "
-                      "and '-' (it becomes a test id)"]),
+                      "and '-' (at most 128), not starting with '.' or '-' (it becomes a test id "
+                      "and a file name)"]),
 ])
 def test_group_mistakes(site, groups, expected):
     text = HEAD + "  a:\n    address: x\n  b:\n    address: y\ngroups:\n" + groups
