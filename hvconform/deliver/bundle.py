@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from hvconform.deliver import bundle_archive
 from hvconform.model import safe_names
 
 FORMAT = "hvconform-bundle/1"
@@ -45,7 +47,7 @@ TOP_FILES = ("run.json", "results.json", "junit.xml", "results.csv",
 TREES = ("snapshots", "sent", "catalog")
 
 # verify's verdicts, and the exit codes of `python -m hvconform verify`
-OK, FILES_DIFFER, BAD_SIGNATURE, UNREADABLE = 0, 1, 2, 3
+OK, FILES_DIFFER, BAD_SIGNATURE, UNREADABLE = 0, 1, 2, 3  # a duplicate member: FILES_DIFFER
 
 
 class BundleError(Exception):
@@ -183,23 +185,37 @@ def _root_name(run_id: str) -> str:
 
 def read(path: str | os.PathLike) -> dict[str, bytes]:
     """Every regular file of a bundle (.tar.gz, or the folder it was unpacked to),
-    by path below its top folder. Raises BundleError when it cannot be read."""
-    path = Path(path)
-    if path.is_dir():
-        return {p.relative_to(path).as_posix(): p.read_bytes()
-                for p in sorted(path.rglob("*")) if p.is_file()}
+    by path below its top folder, read within the limits of bundle_archive. Raises
+    BundleError when it cannot be read, passes a limit, or holds a name twice."""
+    out: dict[str, bytes] = {}
     try:
-        with tarfile.open(path, "r:*") as tar:
-            out = {}
-            for m in tar.getmembers():
-                parts = m.name.split("/", 1)
-                if not m.isfile() and not m.isdir():
-                    raise BundleError(f"{path}: {m.name}: not a regular file (links are refused)")
-                if m.isfile():
-                    out[parts[1] if len(parts) == 2 else parts[0]] = tar.extractfile(m).read()
-            return out
-    except (OSError, tarfile.TarError, EOFError, gzip.BadGzipFile) as exc:
-        raise BundleError(f"{path}: not a readable bundle: {exc}") from None
+        for name, chunks in bundle_archive.walk(path):
+            if name in out:
+                raise BundleError(f"{path}: {name}: twice in the bundle (which copy is the "
+                                  f"evidence?): refused")
+            out[name] = b"".join(chunks)
+    except bundle_archive.ArchiveError as exc:
+        raise BundleError(f"{path}: {exc}") from None
+    return out
+
+
+def _digests(path) -> tuple[dict[str, str], dict[str, bytes], list[str]]:
+    """verify's one pass over the archive: each member's sha256 (its bytes are never
+    all held), the manifest and signature themselves, and the names seen twice."""
+    digests, kept, twice = {}, {}, []
+    for name, chunks in bundle_archive.walk(path):
+        if name in digests:
+            twice.append(name)
+        if name in (MANIFEST, SIGNATURE):
+            data = b"".join(chunks)
+            kept.setdefault(name, data)
+            digests.setdefault(name, sha256_bytes(data))
+            continue
+        h = hashlib.sha256()
+        for chunk in chunks:
+            h.update(chunk)
+        digests.setdefault(name, h.hexdigest())
+    return digests, kept, twice
 
 
 @dataclass
@@ -235,29 +251,34 @@ class Report:
 
 def verify(path: str | os.PathLike, pubkey: str | None = None) -> Report:
     """Check every file against the manifest and the manifest against its signature.
-    `pubkey`: the OpenSSH line of the key the reviewer trusts; else the manifest's own."""
+    `pubkey`: the OpenSSH line of the key the reviewer trusts; else the manifest's own.
+    Never raises: a bundle that cannot be read is an `unreadable` problem."""
     report = Report()
     try:
-        files = read(path)
-    except BundleError as exc:
+        files, kept, twice = _digests(path)
+    except bundle_archive.ArchiveError as exc:
         report.problems.append(Problem("unreadable", str(path), str(exc)))
         return report
-    if MANIFEST not in files or SIGNATURE not in files:
-        missing = [n for n in (MANIFEST, SIGNATURE) if n not in files]
+    if MANIFEST not in kept or SIGNATURE not in kept:
+        missing = [n for n in (MANIFEST, SIGNATURE) if n not in kept]
         report.problems += [Problem("removed", n, "no manifest or signature: not a bundle")
                             for n in missing]
         report.problems.append(Problem("unreadable", str(path), "cannot be verified"))
         return report
-    manifest_bytes = files.pop(MANIFEST)
-    signature = files.pop(SIGNATURE)
+    manifest_bytes, signature = kept[MANIFEST], kept[SIGNATURE]
+    del files[MANIFEST], files[SIGNATURE]
     try:
         manifest = json.loads(manifest_bytes)
-        declared = manifest["signature"]["public_key"]
         listed = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         report.problems.append(Problem("signature", MANIFEST,
-                                       f"not a manifest any more ({exc}); it was changed"))
+                                       f"not a manifest any more ({str(exc)[:100]}); it was changed"))
         return report
+    broken = signature_block_problem(manifest.get("signature"))
+    if broken:
+        report.problems.append(Problem("signature", MANIFEST, broken))
+        return report
+    declared = manifest["signature"]["public_key"]
     report.manifest = manifest
     report.trusted_key = pubkey is not None
     key_text = pubkey or declared
@@ -269,10 +290,12 @@ def verify(path: str | os.PathLike, pubkey: str | None = None) -> Report:
         report.problems.append(Problem(
             "signature", f"{MANIFEST} / {SIGNATURE}",
             "the signature does not match: the manifest or its signature was changed"))
+    report.problems += [Problem("duplicate", n, "a second member with this name: which copy "
+                                                "is the evidence?") for n in sorted(set(twice))]
     for name, digest in sorted(listed.items()):
         if name not in files:
             report.problems.append(Problem("removed", name))
-        elif sha256_bytes(files[name]) != digest:
+        elif files[name] != digest:
             report.problems.append(Problem("changed", name, "sha256 differs from the manifest"))
     report.problems += [Problem("added", n, "not in the manifest") for n in sorted(files)
                         if n not in listed]
@@ -280,7 +303,32 @@ def verify(path: str | os.PathLike, pubkey: str | None = None) -> Report:
     return report
 
 
-def _key_blob(openssh_line: str) -> str:
+_OPENSSH_ED25519 = re.compile(r"ssh-ed25519 [A-Za-z0-9+/]{68}\Z")
+
+
+def signature_block_problem(sig) -> str | None:
+    """What is wrong with a manifest's `signature` entry, or None: every field this
+    module writes must be there, a string, and the fingerprint must be its key's."""
+    if not isinstance(sig, dict):
+        return "signature: missing, or not a mapping"
+    for key in ("algorithm", "key", "public_key", "fingerprint"):
+        if key not in sig:
+            return f"signature.{key}: missing"
+        if not isinstance(sig[key], str):
+            if key == "public_key":
+                return "signature.public_key: expected an OpenSSH ed25519 key line"
+            return f"signature.{key}: expected a string"
+    if sig["algorithm"] != "ed25519":
+        return f"signature.algorithm: {sig['algorithm'][:40]!r}, not ed25519"
+    if not _OPENSSH_ED25519.match(" ".join(sig["public_key"].split()[:2])):
+        return "signature.public_key: expected an OpenSSH ed25519 key line ('ssh-ed25519 AAAA...')"
+    if fingerprint(sig["public_key"]) != sig["fingerprint"]:
+        return (f"signature.fingerprint: {sig['fingerprint'][:60]!r} is not the fingerprint of "
+                f"its public_key")
+    return None
+
+
+def _key_blob(openssh_line: str) -> str:  # both lines were checked before they get here
     parts = openssh_line.split()
     return parts[1] if len(parts) > 1 else openssh_line
 
