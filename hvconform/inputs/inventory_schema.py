@@ -34,8 +34,13 @@ def _int(v):
     return isinstance(v, int) and not isinstance(v, bool)  # YAML `true` is an int to Python
 
 
-def _seconds(v):
-    return (_int(v) or isinstance(v, float)) and v > 0
+# Timeouts are bounded: `.inf` (YAML's infinity) once hung a run for good, and NaN
+# compares false with everything.
+MAX_CONNECT_TIMEOUT, MAX_COMMAND_TIMEOUT = 300, 3600
+
+
+def _seconds_up_to(limit):
+    return lambda v: (_int(v) or isinstance(v, float)) and 0 < v <= limit
 
 
 def _file(v):
@@ -57,8 +62,10 @@ RULES = {
     "identity_file": (_file, "a file path"),
     "known_hosts": (_file, "a file path"),
     "jump_host": (_jump, "a host name or [user@]host[:port]"),
-    "connect_timeout": (_seconds, "a number of seconds greater than 0"),
-    "command_timeout": (_seconds, "a number of seconds greater than 0"),
+    "connect_timeout": (_seconds_up_to(MAX_CONNECT_TIMEOUT),
+                        f"a number of seconds greater than 0, at most {MAX_CONNECT_TIMEOUT}"),
+    "command_timeout": (_seconds_up_to(MAX_COMMAND_TIMEOUT),
+                        f"a number of seconds greater than 0, at most {MAX_COMMAND_TIMEOUT}"),
     "facts": (lambda v: isinstance(v, str), "a string"),
     "labels": (lambda v: isinstance(v, (str, int, float, bool)), "a string, number or true/false"),
 }

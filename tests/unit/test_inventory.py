@@ -147,9 +147,11 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
     ("  a:\n    address: x\n    sudo: 'yes'\n",
      "inv.yaml:6: hosts.a.sudo: expected true or false, got 'yes'"),
     ("  a:\n    address: x\n    ssh: {connect_timeout: 0}\n",
-     "inv.yaml:6: hosts.a.ssh.connect_timeout: expected a number of seconds greater than 0, got 0"),
+     "inv.yaml:6: hosts.a.ssh.connect_timeout: expected a number of seconds greater than 0, "
+     "at most 300, got 0"),
     ("  a:\n    address: x\n    ssh: {command_timeout: 2m}\n",
-     "inv.yaml:6: hosts.a.ssh.command_timeout: expected a number of seconds greater than 0, got '2m'"),
+     "inv.yaml:6: hosts.a.ssh.command_timeout: expected a number of seconds greater than 0, "
+     "at most 3600, got '2m'"),
     ("  a:\n    address: x\n    facts:\n      security_level: 3\n",
      "inv.yaml:7: hosts.a.facts.security_level: expected a string, got 3"),
     ("  a:\n    address: x\n    facts: {colour: red}\n",
@@ -184,6 +186,19 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
 ])
 def test_each_mistake_is_located(site, body, expected):
     assert errors_of(site, HEAD + body) == [expected]
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf", "1e9", "301", "86400"])
+def test_connect_timeout_inf_is_refused_not_waited_for(site, value):
+    """Issue 10: `connect_timeout: .inf` hung the run; every timeout is bounded."""
+    errors = errors_of(site, HEAD + f"  a:\n    address: x\n    ssh: {{connect_timeout: {value}}}\n")
+    assert len(errors) == 1 and errors[0].startswith(
+        "inv.yaml:6: hosts.a.ssh.connect_timeout: expected a number of seconds greater than 0, "
+        "at most 300, got "), errors
+    if value not in ("301",):
+        errors = errors_of(site, HEAD + f"  a:\n    address: x\n    ssh: {{command_timeout: {value}}}\n")
+        assert "ssh.command_timeout: expected a number of seconds greater than 0, at most 3600" \
+            in errors[0]
 
 
 def test_vms_a_host_should_have_with_their_facts(site):
