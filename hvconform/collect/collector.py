@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from hvconform.judge import engine
 from hvconform.collect.batch import Batch
-from hvconform.collect.redact import redact_artifact
+from hvconform.collect.redact import redact_artifact, redact_error
 from hvconform.model.snapshot import COLLECTED, ERROR, PARTIAL, Domain, Snapshot
 from hvconform.collect.transport import TransportError, open_transport
 
@@ -106,7 +106,9 @@ def _round(transport, batch: Batch, snap: Snapshot, timeout: float) -> None:
     if len(found) < len(batch):
         missing = [k for k, _ in batch.items if k not in found]
         raise TransportError(PARTIAL, f"{len(missing)} of {len(batch)} commands gave no result "
-                             f"(first: {missing[0]}); rc={result.rc}: {result.stderr.strip()[-300:]}")
+                             f"(first: {missing[0]}); rc={result.rc}: "
+                             # redacted whole, then cut: a cut key block has no BEGIN line
+                             f"{redact_error(result.stderr.strip())[-300:]}")
 
 
 def collect_host(host, controls, policy: dict | None = None, accept_new_host_keys=False,
@@ -138,6 +140,7 @@ def collect_host(host, controls, policy: dict | None = None, accept_new_host_key
     finally:
         if transport is not None:
             transport.close()
+    snap.error = redact_error(snap.error)   # error texts may quote a host's output
     snap.identity.setdefault("hostname", _first_line(snap.get("cmd:hostname")))
     snap.identity.setdefault("machine_id", _first_line(snap.get("file:/etc/machine-id")))
     snap.finished = _now()
