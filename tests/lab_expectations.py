@@ -9,6 +9,9 @@ do not fail on weak), so an entry that stops being true turns a test red.
 # Debian host of this kind), for a reason no configuration of it can change.
 HARDENED_CANNOT_PASS = {
     "KMAC-004": "no SELinux or AppArmor in this kernel: libvirt offers only the dac model",
+    "KMAC-005": "no SELinux or AppArmor in this kernel: libvirt's only drivers are none and dac, "
+                "so a guest without a label of its own gets no MAC label (capabilities; a running "
+                "guest's live XML shows only its dac label)",
     "KMAC-006": "no SELinux or AppArmor in this kernel: a running QEMU can only carry a dac "
                 "label, never an svirt_t one",
     "LOG-001": "auditd is one per kernel, not per namespace; none runs in the lab",

@@ -79,6 +79,24 @@ def test_vnc_on_all_addresses_is_net005(results):
     assert "0.0.0.0" in rec["actual"]
 
 
+def test_a_vms_own_setting_overrides_weaks_qemu_conf(lab_audit, results):
+    # weak's qemu.conf keeps VNC on loopback and guest RAM out of dumps; its guests
+    # override both (lab/hosts/weak/qemu.conf.add, lab/domains/weak/*.xml)
+    _, run_dir, _ = lab_audit
+    snap = json.loads((run_dir / "snapshots" / "weak.json").read_text())
+    qconf = snap["artifacts"]["file:/etc/libvirt/qemu.conf"]["stdout"]
+    assert not [line for line in qconf.splitlines() if line.startswith(("vnc_listen", "dump_guest_core"))]
+    [net008] = records(results, "NET-008", "weak")
+    assert net008["status"] == "fail" and "weak-legacy: VNC on 0.0.0.0" in net008["actual"]
+    assert "weak-tenant-b: VNC on 0.0.0.0" in net008["actual"] and "qemu.conf vnc_listen =" not in net008["actual"]
+    dumps = {r["vm"] for r in records(results, "QEMU-010", "weak", "fail")}
+    assert dumps == {"weak-guest", "weak-legacy"}
+    [guest] = [r for r in records(results, "QEMU-010", "weak") if r["vm"] == "weak-guest"]
+    assert "its <memory dumpCore='on'>" in guest["actual"] and "running QEMU has dump-guest-core=on" in guest["actual"]
+    [spice] = [r for r in records(results, "NET-005", "weak", "fail") if r["vm"] == "weak-spice"]
+    assert "spice on 0.0.0.0 (qemu.conf spice_listen)" in spice["actual"]
+
+
 @pytest.mark.parametrize("control", ["ISO-005", "ISO-015", "ISO-016", "ISO-023", "NET-016"])
 def test_hardened_passes(results, control):
     assert [r["status"] for r in records(results, control, "hardened")] == ["pass"]
