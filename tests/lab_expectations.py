@@ -34,6 +34,10 @@ HARDENED_CANNOT_PASS = {
                "with SuidCheckActive = no: too slow for lab/lab up, so no agent runs",
     "LOG-015": "the lab installs no auditd: there is one per kernel and none can run in a lab host "
                "(LOG-001), so an auditd.conf there would configure a daemon that never runs",
+    # backup: what no lab host can reach
+    "BKP-003": "hardened's borgmatic repository (ssh://backup.example.org) is never reached: the name "
+               "does not resolve in the lab, so the nightly run lab/lab makes fails, and borgmatic's "
+               "syslog line says so (CRITICAL ... Error running configuration file)",
     # isolation: hardware this machine lacks
     "ISO-009": "no IOMMU on this machine: /sys/class/iommu is empty and there are no IOMMU groups",
     "ISO-014": "without an IOMMU no device can be assigned, so no hardened VM has a PCI hostdev: "

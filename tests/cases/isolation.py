@@ -149,7 +149,9 @@ NOT_APPLICABLE: dict = {
 }
 
 # Cross-VM rows (applies_to: inventory), judged on one host's guests (tests/guests.py).
-from tests.guests import NO_SMT, SMT_ON, disk, guest  # noqa: E402
+from tests.guests import NO_SMT, SMT_ON, disk, guest, nova  # noqa: E402
+
+ACME_ID, GLOBEX_ID = "2f6e1c1a-94a3-4f3c-8f0e-3c1e9a7d5b10", "9d0b7e52-1f7e-4c8b-a7c2-5e6f4a3b2c1d"
 
 CASES.update({
     "ISO-005": ({"domains": {"a": guest("a", "acme", pins="0", emulator="0"),
@@ -188,6 +190,19 @@ EXTRA_CASES: dict = {
                  "pass"),
                 (host_cpus("0-1", domains={"vm1": SENSITIVE_VM}, procs={4242: (status(), qemu_args("vm1"))}),
                  "fail")],          # 4 vCPUs on 2 CPUs: within 4.0, not within 1.0
+    # OpenStack: tenant and level from nova's metadata (the project; the flavor mapped by policy)
+    "ISO-005": [({"domains": {"a": guest("a", pins="0", emulator="0", top=nova("acme", ACME_ID)),
+                              "b": guest("b", pins="1", emulator="1", top=nova("globex", GLOBEX_ID))},
+                  **SMT_ON}, "fail"),
+                ({"domains": {"a": guest("a", pins="0", emulator="0", top=nova("acme", ACME_ID)),
+                              "b": guest("b", pins="1", emulator="1", top=nova("acme", ACME_ID))},
+                  **SMT_ON}, "pass")],
+    "ISO-015": [({"domains": {"a": guest("a", top=nova("acme", ACME_ID, "m1.small")),
+                              "b": guest("b", top=nova("globex", GLOBEX_ID, "s1.dedicated"))},
+                  "policy": {"nova_flavor_levels": {"m1.small": "low", "s1.dedicated": "high"}}}, "fail"),
+                ({"domains": {"a": guest("a", top=nova("acme", ACME_ID, "m1.small")),
+                              "b": guest("b", top=nova("globex", GLOBEX_ID, "s1.dedicated"))},
+                  "policy": {"nova_project_levels": {"acme": "high", GLOBEX_ID: "high"}}}, "pass")],
     # a site that throttles only sensitive VMs (io_limits_required_for: sensitive)
     "ISO-019": [({**vm(DISK.format("")), "policy": {"io_limits_required_for": "sensitive"}}, "pass"),
                 ({**vm(DISK.format(""), top=sensitive()), "policy": {"io_limits_required_for": "sensitive"}},

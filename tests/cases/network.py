@@ -164,6 +164,10 @@ CASES.update({
 })
 NOT_APPLICABLE.update({"NET-016": {"domains": {"a": guest("a", "acme")}}})
 
+# OpenStack: the tenant is nova's project, with no tag of the site's own
+from tests.guests import nova  # noqa: E402
+
+ACME, GLOBEX = ("acme", "2f6e1c1a-94a3-4f3c-8f0e-3c1e9a7d5b10"), ("globex", "9d0b7e52-1f7e-4c8b-a7c2-5e6f4a3b2c1d")
 EXTRA_CASES: dict = {
     # vnc_auto_unix_socket takes preference over vnc_listen; the VM's own address is local
     "NET-008": [({**vm(VNC_AT.format("127.0.0.1")),
@@ -184,4 +188,8 @@ EXTRA_CASES: dict = {
                   "lan", extra="  <portgroup name='trusting' trustGuestRxFilters='yes'/>\n"))}, "fail")],
     "NET-005": [({**vm("<graphics type='vnc' port='-1'><listen type='address'/></graphics>"),
                   **qconf('vnc_listen = "0.0.0.0"\nvnc_auto_unix_socket = 1\n')}, "pass")],
+    "NET-016": [({"domains": {"a": guest("a", devices=[nic()], top=nova(*ACME)),
+                              "b": guest("b", devices=[nic()], top=nova(*ACME))}}, "pass"),
+                ({"domains": {"a": guest("a", devices=[nic()], top=nova(*ACME)),
+                              "b": guest("b", devices=[nic()], top=nova(*GLOBEX))}}, "fail")],
 }

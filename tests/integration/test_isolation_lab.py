@@ -41,10 +41,23 @@ def test_two_or_more_guests_really_run_on_weak(lab_audit):
     assert {"weak-guest", "weak-tenant-a", "weak-tenant-b"} <= running
 
 
+NOVA_PROJECT = "2f6e1c1a-94a3-4f3c-8f0e-3c1e9a7d5b10"   # lab/domains/weak/weak-tenant-a.xml
+
+
 def test_iso005_tenants_on_smt_siblings(results):
     rec = finding(results, "ISO-005", "weak/weak-tenant-a", "weak/weak-tenant-b")
     assert "core {0,1}" in rec["actual"] and "SMT on" in rec["actual"]
     assert rec["host"] == "weak"
+
+
+def test_an_openstack_instance_takes_its_tenant_and_level_from_nova(results):
+    """weak-tenant-a carries nova's metadata only: its tenant is its project, its level the
+    inventory's mapping of its flavor; the findings name the project."""
+    rec = finding(results, "ISO-005", "weak/weak-tenant-a", "weak/weak-tenant-b")
+    assert f"weak/weak-tenant-a (tenant acme (nova project {NOVA_PROJECT}), level low (nova flavor m1.tiny, " \
+           "policy))" in rec["actual"]
+    rec = finding(results, "NET-016", "weak/weak-tenant-a", "weak/weak-tenant-b")
+    assert "weak/weak-tenant-a (tenant acme" in rec["actual"]
 
 
 def test_iso015_mixed_security_levels(results):

@@ -91,10 +91,7 @@ LEGACY = {
                       {"/var/log": "755 root root directory", "/var/log/audit": None}),
                 stats("755 root root directory", LOG_DIRS + ["/var/log"], {"/var/log/audit": None})),
 
-    "BKP-001": ({"files": {MANIFEST: "/etc\n/var/lib/libvirt\n"}}, {"files": {MANIFEST: "/home\n"}}),
     "BKP-002": ({**vm(), "files": {EXPORT: domain()}}, {**vm(), "files": {EXPORT: None}}),
-    "BKP-003": ({"files": {BACKUP_STATUS: "2025-06-01T02:00:00+00:00\n"}},
-                {"files": {BACKUP_STATUS: "2025-05-01T02:00:00+00:00\n"}}),
     "BKP-010": (stats("700 libvirt-qemu libvirt-qemu directory", SAVE_DIRS, {"/var/lib/libvirt/qemu/dump": None}),
                 stats("755 root root directory", SAVE_DIRS, {"/var/lib/libvirt/qemu/dump": None})),
     "BKP-011": (stats(None, [], {"/var/lib/libvirt/qemu/nvram": "700 libvirt-qemu libvirt-qemu directory",

@@ -13,7 +13,10 @@ from hvconform.inputs.policy import effective
 from hvconform.judge.read.guests import guests_of
 from hvconform.judge.fleet.reconcile import reconcile, summary
 from hvconform.model.snapshot import Artifact, Domain, Snapshot
-from tests.guests import NO_SMT, NS, SMT_ON, disk, guest, metadata, nic, seclabel
+from tests.guests import NO_SMT, NS, SMT_ON, disk, guest, metadata, nic, nova, seclabel
+
+ACME_ID, GLOBEX_ID = "2f6e1c1a-94a3-4f3c-8f0e-3c1e9a7d5b10", "9d0b7e52-1f7e-4c8b-a7c2-5e6f4a3b2c1d"
+NOVA_10 = "http://openstack.org/xmlns/libvirt/nova/1.0"
 from tests.snapshots import domain, snap
 
 LAB = Path(__file__).resolve().parents[1] / "data" / "lab-snapshots"
@@ -50,6 +53,37 @@ def test_metadata_in_the_site_namespace_wins_over_the_inventory():
     assert (a.tenant, a.level) == ("acme", "high")
     assert (b.tenant, b.level) == ("globex", "low")          # from the inventory's vms:
     assert (c.tenant, c.level) == (None, None)                 # another namespace is not ours
+
+
+def test_nova_metadata_gives_the_project_as_tenant_and_a_mapped_level():
+    policy = effective({"nova_flavor_levels": {"m1.small": "low"}, "nova_project_levels": {GLOBEX_ID: "high"}})
+    a, b, c = guests_of(host(a=guest("a", top=nova("acme", ACME_ID)),
+                             b=guest("b", top=nova("globex", GLOBEX_ID, ns=NOVA_10)),   # before Liberty
+                             c=guest("c", "tagged", "medium", top=nova("acme", ACME_ID))), policy)
+    assert (a.tenant, a.level, b.tenant, b.level) == ("acme", "low", "globex", "high")
+    assert a.describe() == (f"h1/a (tenant acme (nova project {ACME_ID}), level low "
+                            "(nova flavor m1.small, policy))")
+    assert (c.tenant, c.level) == ("tagged", "medium")          # the site's own tag comes first
+    [unmapped] = guests_of(host(a=guest("a", top=nova("acme", ACME_ID))), effective(None))
+    assert unmapped.tenant == "acme" and unmapped.level is None
+
+
+def test_per_vm_checks_take_a_sensitive_level_from_the_nova_flavor():
+    from hvconform.judge.read import guests as guests_mod
+    from hvconform.judge.read.xmlsafe import parse
+    root = parse(guest("a", top=nova("acme", ACME_ID, "s1.dedicated")))
+    policy = effective({"nova_flavor_levels": {"s1.dedicated": "high"}})
+    assert guests_mod.is_sensitive(snap(), "a", root, policy)
+    assert not guests_mod.is_sensitive(snap(), "a", root, effective(None))
+
+
+def test_iso005_and_net016_findings_name_the_nova_projects():
+    pair = {"a": guest("a", pins="0", emulator="0", devices=[nic()], top=nova("acme", ACME_ID)),
+            "b": guest("b", pins="1", emulator="1", devices=[nic()], top=nova("globex", GLOBEX_ID))}
+    [found] = fails("shared_cores", host(**pair, **SMT_ON))
+    assert f"nova project {ACME_ID}" in found.verdict.actual and f"nova project {GLOBEX_ID}" in found.verdict.actual
+    [found] = fails("shared_segments", host(**pair))
+    assert "acme, globex" in found.verdict.actual
 
 
 def test_a_site_namespace_from_policy():
