@@ -126,3 +126,28 @@ def test_aliases_and_merge_keys_within_the_bounds_still_work(tmp_path):
     assert doc["a"] == {"user": "audit", "port": 2222}
     assert doc["b"] == [{"user": "audit", "port": 22}] * 2
     assert lines[("a", "port")] == 2
+
+
+def test_an_anchor_bomb_is_not_expanded_while_telling_ansible_from_our_format(tmp_path):
+    """--inventory first sniffs the file's format (inputs/ansible_inventory.kind_of):
+    that read goes through the bounded loader too, then ours says where the bomb is."""
+    script = textwrap.dedent(f"""
+        import json
+        from pathlib import Path
+        from hvconform.inputs import ansible_inventory, inventory
+        p = Path({str(tmp_path / 'inv.yaml')!r})
+        p.write_text({BOMB!r})
+        kind = ansible_inventory.kind_of(str(p))
+        try:
+            inventory.load(p)
+        except inventory.InventoryError as exc:
+            print(json.dumps([kind[0], str(exc)]))
+    """)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, preexec_fn=limit)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    kind, error = json.loads(proc.stdout)
+    assert kind == "hvconform" and "expands to more than" in error
