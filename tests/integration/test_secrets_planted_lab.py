@@ -17,8 +17,8 @@ terminal. Planted over SSH as root (the lab's own key), and all undone at the en
   killed batch    a login shell that kills the batch and prints a private key on
                   stderr 53 times (a second run: the batch dies, so it is alone)
 
-/etc/nova, /etc/neutron, /etc/sssd and /boot/grub* do not exist on this machine:
-each is made as an empty folder and covered by a tmpfs inside the weak host's own
+/etc/nova, /etc/neutron, /etc/sssd, /boot/grub* (and /etc/hvconform) do not exist here:
+each (or one weak cannot write) is covered by a tmpfs inside the weak host's own
 mount namespace only, so nothing is written into the machine's /etc."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ FILES = {
     "/etc/pki/CA/cacrl.pem": key_block("PGP PRIVATE KEY BLOCK", "hvLabPgpKeyBody0123456789abcdef"),
     "/etc/pki/CA/cacert.pem": key_block("OPENSSH PRIVATE KEY", "hvLabNoEndKeyBody0123456789", end=False),
 }
-MOUNTED = ("/etc/nova", "/etc/neutron", "/etc/sssd", "/boot/grub", "/boot/grub2")
+MOUNTED = ("/etc/nova", "/etc/neutron", "/etc/sssd", "/boot/grub", "/boot/grub2", "/etc/hvconform")
 IN_TREE = ("/etc/pki/CA",)   # below a folder that is the weak host's own (lab/state)
 PROCESS_ARGS = ("qemu-system-x86_64 -object secret,id=hvsec0,data=hvLabPsSecretData,format=raw "
                 "-spice port=5999,password=hvLabPsSpicePw "
@@ -115,15 +115,19 @@ def planted(lab):
     made, made_in_tree, pid = [], [], None
     try:
         for folder in MOUNTED:
-            if on_weak(f"test -e {folder} && echo yes || echo no").strip() == "no":
-                on_weak(f"mkdir {folder} && mount -t tmpfs -o size=1m,mode=0755 hvlab-secrets {folder}")
-                made.append(folder)
+            # usable as it is (the host's own tree), or covered by a tmpfs in weak's
+            # mount namespace; a folder made on the machine for that is removed after
+            usable = f"touch {folder}/.hvlab-probe 2>/dev/null && rm {folder}/.hvlab-probe && echo yes || echo no"
+            if on_weak(usable).strip() == "no":
+                new = on_weak(f"test -d {folder} && echo no || echo yes").strip() == "yes"
+                on_weak(f"mkdir -p {folder} && mount -t tmpfs -o size=1m,mode=0755 hvlab-secrets {folder}")
+                made.append((folder, new))
         for folder in IN_TREE:
             if on_weak(f"test -e {folder} && echo yes || echo no").strip() == "no":
                 on_weak(f"mkdir {folder}")
                 made_in_tree.append(folder)
         for path, text in FILES.items():
-            if not any(path.startswith(m + "/") for m in made):
+            if not any(path.startswith(m + "/") for m in [f for f, _ in made] + made_in_tree):
                 saved[path] = on_weak(f"if [ -e {path} ]; then cat {path}; else echo '<absent>'; fi")
             put(path, text)
         pid = on_weak(f"nohup bash -c 'exec -a \"{PROCESS_ARGS.replace(chr(34), chr(92) + chr(34))}\" "
@@ -141,8 +145,9 @@ def planted(lab):
                 subprocess.run([*SSH, f"rm -f {path}"], capture_output=True)
             elif old is not None:
                 subprocess.run([*SSH, f"cat > {path}"], input=old, text=True, capture_output=True)
-        for folder in reversed(made):
-            subprocess.run([*SSH, f"umount {folder} && rmdir {folder}"], capture_output=True)
+        for folder, new in reversed(made):
+            subprocess.run([*SSH, f"umount {folder}" + (f" && rmdir {folder}" if new else "")],
+                           capture_output=True)
         for folder in made_in_tree:
             subprocess.run([*SSH, f"rm -r {folder}"], capture_output=True)
 
