@@ -13,6 +13,7 @@ COMMANDS = {
     "export": "export",
     "report": "report",
     "inventory": "inventory",
+    "trend": "trend",
 }
 
 

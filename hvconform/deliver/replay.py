@@ -4,16 +4,17 @@
     loaded.run            # a Run whose snapshots are the bundle's; no host is contacted
     loaded.replayed       # where they came from (results.json run.replayed_from, ...)
     loaded.waivers_file   # the bundle's waivers, copied into the run folder, or None
+    loaded.overlays       # the bundle's site overlays [(path, bytes, where)], to apply again
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvconform.deliver import bundle, replay_checks
 from hvconform.model.results import Replayed
-from hvconform.model.run import Run
+from hvconform.model.run import Run, overlay_files
 
 WAIVERS_COPY = "waivers.yaml"
 
@@ -27,6 +28,7 @@ class Loaded:
     run: Run
     replayed: Replayed
     waivers_file: Path | None
+    overlays: list = field(default_factory=list)
 
 
 def verified(path, what: str = "bundle", pubkey: str | None = None) -> bundle.Report:
@@ -48,10 +50,11 @@ def load(path, run_id: str, run_dir: Path, pubkey: str | None = None) -> Loaded:
     manifest = verified(path, "--replay", pubkey).manifest
     try:
         files = bundle.read(path)
+        overlays = overlay_files(files)
         meta = replay_checks.run_meta(files)
         snaps = {h: replay_checks.snapshot(files, h) for h in meta["hosts"]}
         sent = {h: replay_checks.sent_log(files, h) for h in meta["hosts"]}
-    except (bundle.BundleError, replay_checks.BadMember) as exc:
+    except (bundle.BundleError, replay_checks.BadMember, ValueError) as exc:
         raise ReplayError(oneline(f"--replay {path}: {exc}")) from None
     run = Run(run_id, Path(run_dir), inventory=meta["inventory"], started=meta["started"],
               accepted_new_host_keys=meta["accepted_new_host_keys"], snapshots=snaps)
@@ -64,7 +67,7 @@ def load(path, run_id: str, run_dir: Path, pubkey: str | None = None) -> Loaded:
     if WAIVERS_COPY in files:
         waivers_file = Path(run_dir) / WAIVERS_COPY
         waivers_file.write_bytes(files[WAIVERS_COPY])
-    return Loaded(run, replayed, waivers_file)
+    return Loaded(run, replayed, waivers_file, overlays)
 
 
 def oneline(text: str) -> str:

@@ -103,4 +103,7 @@ def manifest_meta(run, doc: dict, inventory_entry: dict | None = None) -> dict:
                        "identity": s.identity} for s in run.snapshots.values()],
             "replayed_from": doc["run"]["replayed_from"],
             "waivers": WAIVERS_COPY if doc["waivers"]["file"] else None,
+            # the site overlays judged with; their bytes are overlays/<n>.yaml, listed in files
+            "overlays": [{"path": o["path"], "name": o["name"], "sha256": o["sha256"]}
+                         for o in (doc.get("catalog") or {}).get("overlays", [])],
             "incomplete": incomplete}

@@ -36,6 +36,10 @@ def record(control, host: str, vm: str | None, verdict, waiver: dict | None = No
            "evidence": [e.__dict__ for e in verdict.evidence]}
     if waiver:
         rec["waiver"] = waiver
+    if getattr(control, "overlay", None):     # a site's own control (hvconform/inputs/overlay.py)
+        rec["overlay"] = control.overlay
+    if getattr(control, "tailoring", None):   # excluded or severity changed by an overlay
+        rec["tailoring"] = control.tailoring
     if vms is not None:
         rec["vms"] = vms
     if test is not None:
@@ -64,6 +68,7 @@ class Extras:
     waivers_file: str | None = None
     unmatched_waivers: list[dict] = field(default_factory=list)
     vm_reconciliation: list[dict] | None = None
+    overlays: list[dict] = field(default_factory=list)   # judge.tailoring.Applied.as_dict()
 
 
 def document(run, catalog_digest: str, records, extras: Extras | None = None,
@@ -92,6 +97,9 @@ def document(run, catalog_digest: str, records, extras: Extras | None = None,
     }
     if x.vm_reconciliation is not None:
         doc["inventory"] = {"vms": x.vm_reconciliation}
+    # the site overlays judged with: what each added, tailored and set (their bytes are
+    # in the bundle's overlays/; tool.catalog_digest covers them)
+    doc["catalog"] = {"overlays": list(x.overlays)}
     return doc
 
 

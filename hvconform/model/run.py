@@ -1,4 +1,4 @@
-"""A run's folder: reports/<run-id>/ with run.json, snapshots/ and sent/.
+"""A run's folder: reports/<run-id>/ with run.json, snapshots/, sent/ and overlays/.
 
 The controller claims it (`claim`: made here, never reused), writes it once, after
 collection; xdist workers and later readers (report, replay) only read it.
@@ -84,3 +84,51 @@ class Run:
 def _write(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1))
+
+
+# overlays/: the site overlays the run judged with (hvconform/inputs/overlay.py), copied
+# byte for byte as 1.yaml, 2.yaml, ... in the order given, and where each came from.
+OVERLAYS = "overlays"
+OVERLAY_SOURCES = "sources.json"
+
+
+def save_overlays(run_dir: Path, overlays) -> None:
+    """`overlays`: [(path as given, bytes)], in order. Writes nothing when there are none."""
+    folder = Path(run_dir) / OVERLAYS
+    if not overlays:
+        return
+    sources = []
+    for i, (path, text) in enumerate(overlays, 1):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.yaml").write_bytes(text)
+        sources.append({"file": f"{i}.yaml", "path": str(path)})
+    _write(folder / OVERLAY_SOURCES, sources)
+
+
+def overlay_files(files: dict) -> list[tuple[str, bytes, str]]:
+    """The overlays in a run folder's or bundle's `files` ({"overlays/1.yaml": bytes, ...}):
+    [(path as first given, bytes, where they are now)], in order; [] when there are none."""
+    listed = files.get(f"{OVERLAYS}/{OVERLAY_SOURCES}")
+    if listed is None:
+        return []
+    out = []
+    try:
+        for entry in json.loads(listed):
+            name = f"{OVERLAYS}/{entry['file']}"
+            path = entry["path"]
+            if not isinstance(path, str) or len(path) > 4096 or any(ord(c) < 32 for c in path):
+                raise ValueError(f"a path that no file system gave: {str(path)[:60]!r}")
+            if name not in files:
+                raise ValueError(f"lists {entry['file']!r}, which is not there")
+            out.append((entry["path"], files[name], name))
+    except (ValueError, KeyError, TypeError) as exc:   # a bundle is someone else's data
+        raise ValueError(f"{OVERLAYS}/{OVERLAY_SOURCES}: not a list of {{file, path}}: {exc}") from None
+    return out
+
+
+def read_overlays(run_dir: Path) -> list[tuple[str, bytes, str]]:
+    """overlay_files() of a run folder on disk."""
+    folder = Path(run_dir) / OVERLAYS
+    if not folder.is_dir():
+        return []
+    return overlay_files({f"{OVERLAYS}/{p.name}": p.read_bytes() for p in folder.iterdir() if p.is_file()})
