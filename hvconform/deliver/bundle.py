@@ -257,7 +257,7 @@ def verify(path: str | os.PathLike, pubkey: str | None = None) -> Report:
     try:
         files, kept, twice = _digests(path)
     except bundle_archive.ArchiveError as exc:
-        report.problems.append(Problem("unreadable", str(path), str(exc)))
+        report.problems.append(Problem("unreadable", str(path), f"{path}: {exc}"))
         return report
     if MANIFEST not in kept or SIGNATURE not in kept:
         missing = [n for n in (MANIFEST, SIGNATURE) if n not in kept]
