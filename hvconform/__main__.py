@@ -14,6 +14,7 @@ COMMANDS = {
     "report": "report",
     "inventory": "inventory",
     "trend": "trend",
+    "merge": "merge",
 }
 
 

@@ -34,17 +34,21 @@ class Written:
 
 
 def finish(run, doc: dict, signer: bundle.Signer, catalog=None, suites: Path = catalog_mod.SUITES,
-           inventory_entry: dict | None = None, render_report: bool = True) -> Written:
+           inventory_entry: dict | None = None, render_report: bool = True,
+           manifest_extra: dict | None = None) -> Written:
     """Write the run's deliverables into run.run_dir and return their paths.
     `catalog` (the loaded one) lets the report show rationale and unjudged controls;
-    `inventory_entry`: the manifest's inventory (a replay keeps the bundle's)."""
+    `inventory_entry`: the manifest's inventory (a replay keeps the bundle's);
+    `manifest_extra`: more for the manifest, over what manifest_meta() says (a
+    merge's shards and their incompleteness)."""
     run_dir = Path(run.run_dir)
     written = results.write(doc, run_dir / results.FILENAME)
     write_catalog(run_dir / "catalog", suites)
     write_commands(run_dir)
     verdicts_csv.write(doc, run_dir / "results.csv")
     oscal.write(doc, run_dir, run_dir / "assessment-results.json")
-    path = bundle.write(run_dir, manifest_meta(run, doc, inventory_entry), signer)
+    path = bundle.write(run_dir, {**manifest_meta(run, doc, inventory_entry), **(manifest_extra or {})},
+                        signer)
     html = report_html.write(written, run_dir / REPORT, catalog) if render_report else None
     return Written(written, path, html)
 
@@ -88,13 +92,6 @@ def manifest_meta(run, doc: dict, inventory_entry: dict | None = None) -> dict:
     """What the bundle's manifest says about the run besides its files."""
     inventory = inventory_entry or {"path": run.inventory,
                                     "sha256": bundle.file_digest(run.inventory)}
-    not_collected = [{"name": s.host, "status": s.status, "error": s.error}
-                     for s in run.snapshots.values() if s.status != COLLECTED]
-    incomplete = None
-    if doc["run"]["interrupted"] or doc["run"]["not_judged"] or not_collected:
-        incomplete = {"interrupted": doc["run"]["interrupted"],
-                      "hosts_not_collected": not_collected,
-                      "cases_not_judged": doc["run"]["not_judged"]}
     return {"run": run.run_id, "tool": doc["tool"],
             "catalog_digest": doc["tool"]["catalog_digest"],
             # the inventory file's digest: it holds paths to keys, never key material
@@ -106,4 +103,17 @@ def manifest_meta(run, doc: dict, inventory_entry: dict | None = None) -> dict:
             # the site overlays judged with; their bytes are overlays/<n>.yaml, listed in files
             "overlays": [{"path": o["path"], "name": o["name"], "sha256": o["sha256"]}
                          for o in (doc.get("catalog") or {}).get("overlays", [])],
-            "incomplete": incomplete}
+            "incomplete": incomplete(run, doc),
+            # a shard run: its share and the selection it is a share of (inputs/shard.py)
+            "shard": getattr(run, "shard", None)}
+
+
+def incomplete(run, doc: dict) -> dict | None:
+    """The manifest's `incomplete`: why the run stopped early, the hosts not
+    collected and the cases not judged; None for a whole run."""
+    not_collected = [{"name": s.host, "status": s.status, "error": s.error}
+                     for s in run.snapshots.values() if s.status != COLLECTED]
+    if not (doc["run"]["interrupted"] or doc["run"]["not_judged"] or not_collected):
+        return None
+    return {"interrupted": doc["run"]["interrupted"], "hosts_not_collected": not_collected,
+            "cases_not_judged": doc["run"]["not_judged"]}

@@ -58,6 +58,8 @@ class Run:
     started: str = ""
     accepted_new_host_keys: bool = False
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    # a run of one shard (--shard K/N): hvconform.inputs.shard.Shard.record(), else None
+    shard: dict | None = None
 
     def save(self, sent: dict[str, list]) -> None:
         for name, snap in self.snapshots.items():
@@ -68,7 +70,7 @@ class Run:
         _write(self.run_dir / "run.json", {
             "id": self.run_id, "inventory": self.inventory, "started": self.started,
             "accepted_new_host_keys": self.accepted_new_host_keys,
-            "hosts": list(self.snapshots)})
+            "hosts": list(self.snapshots), "shard": self.shard})
 
     @classmethod
     def load(cls, run_dir: Path) -> "Run":
@@ -78,7 +80,7 @@ class Run:
                                                     what="host name"))
                  for h in meta["hosts"]}
         return cls(meta["id"], run_dir, meta["inventory"], meta["started"],
-                   meta["accepted_new_host_keys"], snaps)
+                   meta["accepted_new_host_keys"], snaps, meta.get("shard"))
 
 
 def _write(path: Path, data) -> None:
