@@ -23,6 +23,7 @@ from hvconform.model.snapshot import (AUTH_FAILED, COLLECTED, ERROR, PARTIAL, TI
 STATUSES = (COLLECTED, PARTIAL, UNREACHABLE, AUTH_FAILED, TIMEOUT, ERROR)
 RUN_KEYS = {"id": str, "inventory": str, "started": str, "accepted_new_host_keys": bool,
             "hosts": list}
+RUN_OPTIONAL = {"shard": (dict, type(None))}   # a shard's share (merge reads it; a replay keeps none)
 SNAPSHOT_KEYS = {"host": str, "status": str, "error": (str, type(None)), "identity": dict,
                  "facts": dict, "policy": dict, "domains": list, "qemu_pids": list,
                  "artifacts": dict, "started": str, "finished": str, "round_trips": int}
@@ -30,7 +31,8 @@ ARTIFACT_KEYS = {"key": str, "source": str, "rc": int, "stdout": str, "stderr": 
                  "collected_at": str, "sha256": str, "redacted": bool}
 ARTIFACT_REQUIRED = ("key", "source", "rc", "stdout")
 _WHAT = {str: "a string", bool: "true or false", int: "an integer", list: "a list",
-         dict: "a mapping", (str, type(None)): "a string or null"}
+         dict: "a mapping", (str, type(None)): "a string or null",
+         (dict, type(None)): "a mapping or null"}
 
 
 class BadMember(ValueError):
@@ -39,7 +41,7 @@ class BadMember(ValueError):
 
 def run_meta(files: dict[str, bytes]) -> dict:
     meta = _json(files, "run.json")
-    _fields("run.json", meta, RUN_KEYS, required=tuple(RUN_KEYS))
+    _fields("run.json", meta, {**RUN_KEYS, **RUN_OPTIONAL}, required=tuple(RUN_KEYS))
     seen = set()
     for i, host in enumerate(meta["hosts"]):
         try:
