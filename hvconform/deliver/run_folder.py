@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,18 +35,23 @@ class Written:
 
 
 def finish(run, doc: dict, signer: bundle.Signer, catalog=None, suites: Path = catalog_mod.SUITES,
-           inventory_entry: dict | None = None, render_report: bool = True) -> Written:
+           inventory_entry: dict | None = None, render_report: bool = True,
+           timings: dict | None = None) -> Written:
     """Write the run's deliverables into run.run_dir and return their paths.
     `catalog` (the loaded one) lets the report show rationale and unjudged controls;
-    `inventory_entry`: the manifest's inventory (a replay keeps the bundle's)."""
+    `inventory_entry`: the manifest's inventory (a replay keeps the bundle's);
+    `timings`: if given, gets the seconds the bundle took ("bundle"; the benchmark's)."""
     run_dir = Path(run.run_dir)
     written = results.write(doc, run_dir / results.FILENAME)
     write_catalog(run_dir / "catalog", suites)
     write_commands(run_dir)
     verdicts_csv.write(doc, run_dir / "results.csv")
     oscal.write(doc, run_dir, run_dir / "assessment-results.json")
+    started = time.monotonic()
     path = bundle.write(run_dir, manifest_meta(run, doc, inventory_entry), signer)
-    html = report_html.write(written, run_dir / REPORT, catalog) if render_report else None
+    if timings is not None:
+        timings["bundle"] = time.monotonic() - started
+    html = report_html.write(written, run_dir / REPORT, catalog, doc) if render_report else None
     return Written(written, path, html)
 
 
