@@ -80,6 +80,9 @@ def measure(inventory: Path, reports: Path, hosts: int, max_connections: int,
         raise SystemExit(f"only {collected} of {hosts} hosts collected:\n"
                          + (out.getvalue()[-3000:] if quiet else ""))
     t = outcome.timings
+    print("cpu by phase (s): " + ", ".join(f"{k.removesuffix('_cpu')} {v:.2f}" for k, v in t.items()
+                                           if k.endswith("_cpu")), file=sys.stderr)
+    print(f"run folder steps (s): {t.get('steps')}", file=sys.stderr)
     run_dir = outcome.run_dir
     report = run_dir / REPORT
     pages = run_dir / "report-hosts"

@@ -133,9 +133,10 @@ def _audit(args, out) -> Outcome:
     outcome = Outcome(OK, run_dir)
     t = outcome.timings
 
-    started_at = time.monotonic()
+    started_at, cpu = time.monotonic(), time.process_time()
     run, interrupted = _collect(args, inv, hosts, catalog, run_id, run_dir, out, tty)
     t["collect"] = time.monotonic() - started_at
+    t["collect_cpu"], cpu = time.process_time() - cpu, time.process_time()
 
     mark = time.monotonic()
     judging = Progress(len(hosts), "hosts", "judged", out.write, tty, details_up_to=0)
@@ -146,11 +147,13 @@ def _audit(args, out) -> Outcome:
                           on_host=lambda _: judging.item())
     judging.close()
     t["judge"] = time.monotonic() - mark
+    t["judge_cpu"], cpu = time.process_time() - cpu, time.process_time()
 
     mark = time.monotonic()
     junit.write(doc, run_dir / "junit.xml", seconds=mark - started_at)
     outcome.written = run_folder.finish(run, doc, signer, catalog, timings=t)
     t["report"] = time.monotonic() - mark - t.get("bundle", 0.0)
+    t["report_and_bundle_cpu"] = time.process_time() - cpu
     outcome.results = doc
     _summary(doc, outcome.written, out)
     statuses = Counter(r["status"] for r in doc["verdicts"])

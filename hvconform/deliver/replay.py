@@ -15,7 +15,7 @@ from pathlib import Path
 from hvconform.deliver import bundle
 from hvconform.model.results import Replayed
 from hvconform.model.run import Run
-from hvconform.model.snapshot import Snapshot
+from hvconform.model import snapshot
 
 WAIVERS_COPY = "waivers.yaml"
 
@@ -45,7 +45,10 @@ def load(path, run_id: str, run_dir: Path, pubkey: str | None = None) -> Loaded:
     manifest = verified(path, "--replay", pubkey).manifest
     files = bundle.read(path)
     meta = json.loads(files["run.json"])
-    snaps = {h: Snapshot.from_dict(json.loads(files[f"snapshots/{h}.json"])) for h in meta["hosts"]}
+    try:
+        snaps = {h: snapshot.from_files(files, h) for h in meta["hosts"]}
+    except snapshot.BlobError as exc:
+        raise ReplayError(f"--replay {path}: {exc}") from None
     sent = {h: json.loads(files[f"sent/{h}.json"]) for h in meta["hosts"] if f"sent/{h}.json" in files}
     run = Run(run_id, Path(run_dir), inventory=meta["inventory"], started=meta["started"],
               accepted_new_host_keys=meta["accepted_new_host_keys"], snapshots=snaps)

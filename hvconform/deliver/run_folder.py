@@ -40,19 +40,36 @@ def finish(run, doc: dict, signer: bundle.Signer, catalog=None, suites: Path = c
     """Write the run's deliverables into run.run_dir and return their paths.
     `catalog` (the loaded one) lets the report show rationale and unjudged controls;
     `inventory_entry`: the manifest's inventory (a replay keeps the bundle's);
-    `timings`: if given, gets the seconds the bundle took ("bundle"; the benchmark's)."""
+    `timings`: if given, gets the seconds each step took ("steps"; the bundle's also as
+    "bundle"): the benchmark's breakdown."""
     run_dir = Path(run.run_dir)
-    written = results.write(doc, run_dir / results.FILENAME)
-    write_catalog(run_dir / "catalog", suites)
-    write_commands(run_dir)
-    verdicts_csv.write(doc, run_dir / "results.csv")
-    oscal.write(doc, run_dir, run_dir / "assessment-results.json")
-    started = time.monotonic()
-    path = bundle.write(run_dir, manifest_meta(run, doc, inventory_entry), signer)
+    steps = {} if timings is None else timings.setdefault("steps", {})
+    clock = _Clock(steps)
+    written = clock("results.json", results.write, doc, run_dir / results.FILENAME)
+    clock("catalog", write_catalog, run_dir / "catalog", suites)
+    clock("commands.tsv", write_commands, run_dir)
+    clock("results.csv", verdicts_csv.write, doc, run_dir / "results.csv")
+    clock("oscal", oscal.write, doc, run_dir, run_dir / "assessment-results.json")
+    path = clock("bundle", bundle.write, run_dir, manifest_meta(run, doc, inventory_entry), signer)
     if timings is not None:
-        timings["bundle"] = time.monotonic() - started
-    html = report_html.write(written, run_dir / REPORT, catalog, doc) if render_report else None
+        timings["bundle"] = steps["bundle"]
+    html = (clock("report.html", report_html.write, written, run_dir / REPORT, catalog, doc)
+            if render_report else None)
     return Written(written, path, html)
+
+
+class _Clock:
+    """Runs a step and notes the seconds it took (the benchmark's breakdown)."""
+
+    def __init__(self, steps: dict):
+        self.steps = steps
+
+    def __call__(self, name, fn, *args):
+        started = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            self.steps[name] = round(time.monotonic() - started, 2)
 
 
 def write_catalog(dest: Path, suites: Path = catalog_mod.SUITES) -> None:

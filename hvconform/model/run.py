@@ -1,4 +1,5 @@
-"""A run's folder: reports/<run-id>/ with run.json, snapshots/ and sent/.
+"""A run's folder: reports/<run-id>/ with run.json, snapshots/, blobs/ (the larger
+outputs, each stored once by its sha256: model/snapshot.py) and sent/.
 
 The controller writes it once, after collection; xdist workers and later readers
 (report, replay) only read it. Everything in it is plain JSON.
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hvconform.model.snapshot import Snapshot
+from hvconform.model.snapshot import BLOBS, Snapshot
 
 
 def new_run_id() -> str:
@@ -30,7 +31,7 @@ class Run:
 
     def save(self, sent: dict[str, list]) -> None:
         for name, snap in self.snapshots.items():
-            snap.save(self.run_dir / "snapshots" / f"{name}.json")
+            snap.save(self.run_dir / "snapshots" / f"{name}.json", self.run_dir / BLOBS)
             _write(self.run_dir / "sent" / f"{name}.json", sent.get(name, []))
         _write(self.run_dir / "run.json", {
             "id": self.run_id, "inventory": self.inventory, "started": self.started,
@@ -41,7 +42,8 @@ class Run:
     def load(cls, run_dir: Path) -> "Run":
         run_dir = Path(run_dir)
         meta = json.loads((run_dir / "run.json").read_text())
-        snaps = {h: Snapshot.load(run_dir / "snapshots" / f"{h}.json") for h in meta["hosts"]}
+        snaps = {h: Snapshot.load(run_dir / "snapshots" / f"{h}.json", run_dir / BLOBS)
+                 for h in meta["hosts"]}
         return cls(meta["id"], run_dir, meta["inventory"], meta["started"],
                    meta["accepted_new_host_keys"], snaps)
 

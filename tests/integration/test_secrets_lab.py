@@ -3,7 +3,7 @@ graphics passwd) reach no file of a run: snapshot, sent log, results, report."""
 
 from __future__ import annotations
 
-import json
+from hvconform.model.snapshot import Snapshot
 
 SECRETS = ("hvlab-vnc-conf-secret", "hvVncPw8")  # VNC passwords are 8 characters at most
 
@@ -20,7 +20,7 @@ def test_no_secret_reaches_any_file_of_the_run(lab_audit):
 
 def test_the_secret_was_there_and_is_marked_redacted(lab_audit):
     _, run_dir, _ = lab_audit
-    snap = json.loads((run_dir / "snapshots" / "weak.json").read_text())
-    conf = snap["artifacts"]["file:/etc/libvirt/qemu.conf"]
-    assert conf["redacted"] is True
-    assert 'vnc_password = "[REDACTED]"' in conf["stdout"]
+    snap = Snapshot.load(run_dir / "snapshots" / "weak.json")   # larger outputs are in blobs/
+    conf = snap.artifacts["file:/etc/libvirt/qemu.conf"]
+    assert conf.redacted is True
+    assert 'vnc_password = "[REDACTED]"' in conf.stdout

@@ -66,7 +66,8 @@ def page_names(host_names) -> dict[str, str]:
     (hostile): the file name is a number and the name's safe characters, cut short."""
     out = {}
     for i, host in enumerate(host_names):
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:60].lstrip(".") or "inventory-wide"
+        safe = ("inventory-wide" if host == model.INVENTORY_WIDE
+                 else re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:60].lstrip(".") or "host")
         out[host] = f"{PAGES_DIR}/{i:05d}-{safe}.html"
     return out
 
@@ -79,15 +80,16 @@ def _assets():
     return css, js, Markup(csp)
 
 
-def render(doc: dict, catalog=None, inline_verdicts: int = INLINE_VERDICTS) -> str:
+def render(doc: dict, catalog=None, inline_verdicts: int | None = None) -> str:
     """report.html of one results.json document, as a string (a fleet's host pages:
     render_pages)."""
     return render_pages(doc, catalog, inline_verdicts)[0]
 
 
-def render_pages(doc: dict, catalog=None, inline_verdicts: int = INLINE_VERDICTS):
+def render_pages(doc: dict, catalog=None, inline_verdicts: int | None = None):
     """(report.html, {relative path: host page}) of one results.json document; no
-    host pages when every verdict fits in report.html."""
+    host pages when every verdict fits in report.html (INLINE_VERDICTS by default)."""
+    inline_verdicts = INLINE_VERDICTS if inline_verdicts is None else inline_verdicts
     report = model.build(doc, catalog)
     css, js, csp = _assets()
     env = _environment()
