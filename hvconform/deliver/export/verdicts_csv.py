@@ -38,15 +38,22 @@ def row(rec: dict) -> dict:
             "test": rec.get("test")}
 
 
+def _rows(doc: dict, out) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for rec in doc["verdicts"]:
+        cells = row(rec)
+        writer.writerow([_safe(cells[k]) for k in COLUMNS])
+
+
 def render(doc: dict) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for rec in doc["verdicts"]:
-        writer.writerow({k: _safe(v) for k, v in row(rec).items()})
+    _rows(doc, out)
     return out.getvalue()
 
 
 def write(doc: dict, path: Path) -> Path:
-    Path(path).write_text(render(doc), encoding="utf-8")
+    """Written as a stream: a fleet's CSV is never one string in memory."""
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        _rows(doc, out)
     return Path(path)
