@@ -130,3 +130,18 @@ def test_the_benchmark_runs_a_small_fleet():
     assert set(figures) == {"hosts", "wall_s", "collect_s", "judge_s", "report_s", "bundle_s",
                             "cpu_s", "peak_rss_mib", "run_dir_mib", "report_html_mib", "items"}
     assert figures["hosts"] == 3 and figures["items"] > 500 and figures["cpu_s"] > 0
+
+
+def test_limit_and_profile_narrow_the_fleet_run_as_they_narrow_pytest(fleet, tmp_path):
+    _, inventory = fleet
+    proc = subprocess.run([sys.executable, "-m", "hvconform", "audit", f"--inventory={inventory}",
+                           f"--reports-dir={tmp_path}", "--run-id=narrow", "--limit=sim-0001",
+                           "--profile=pp-virt"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    doc = json.loads((tmp_path / "narrow" / "results.json").read_text())
+    from hvconform.inputs import profiles
+    wanted = profiles.select(CATALOG, ["pp-virt"])
+    assert [h["name"] for h in doc["hosts"]] == ["sim-0001"]
+    assert doc["run"]["profile"] == "pp-virt"
+    assert doc["verdicts"] and {r["control"] for r in doc["verdicts"]} <= wanted
+    assert {r["host"] for r in doc["verdicts"]} <= {"sim-0001", "*"}
