@@ -40,18 +40,19 @@ def judge_run(run, catalog, waivers=(), extras: results.Extras | None = None,
 
 
 def judge_by_host(cases: Cases, only: set[str] | None = None, on_host=None):
-    """(records, test ids not judged) of every case, one host after another: a host's
-    artifacts are read together (parse caches stay small), and the inventory-wide cases
-    come last. The records' order does not matter: results.document sorts them."""
+    """(records, test ids not judged) of every case: the inventory-wide cases first
+    (they read every host), then one host after another, so that a host's artifacts
+    are read together (parse caches stay small) and, once `on_host(name)` has been
+    called, are not read again (the fleet front end frees them there). The records'
+    order does not matter: results.document sorts them."""
     order = {host: i for i, host in enumerate(cases.snapshots)}
     chosen = [c for c in cases.all() if only is None or c.control_id in only]
-    chosen.sort(key=lambda c: (c.outcome is not None, order.get(c.host, len(order))))
+    chosen.sort(key=lambda c: (c.outcome is None, order.get(c.host, len(order))))
     records = []
     try:
         for i, case in enumerate(chosen):
             records.append(cases.record(case))
-            last = i + 1 == len(chosen) or chosen[i + 1].host != case.host \
-                or chosen[i + 1].outcome is not None
+            last = i + 1 == len(chosen) or chosen[i + 1].host != case.host
             if on_host and case.outcome is None and last:
                 on_host(case.host)
     except KeyboardInterrupt:
