@@ -10,7 +10,7 @@ RUN_ID ?= $(shell date -u +%Y%m%dT%H%M%SZ)-lab
 # What the tool and its tests need from Debian; the lab installs its own (lab/lab).
 APT_PACKAGES := python3-venv python3-dev gcc libvirt-dev pkg-config chromium
 
-.PHONY: demo test setup apt lab-up lab-down audit-local clean
+.PHONY: demo test setup apt lab-up lab-down audit-local clean ansible
 
 demo: setup lab-up
 	@# pytest exits 1 when controls fail: for an audit that is a finding, not a broken run;
@@ -21,7 +21,7 @@ demo: setup lab-up
 audit-local: setup
 	$(PY) -m pytest -q || [ $$? -eq 1 ]
 
-test: setup $(VENV)-oscal/.installed lab-up
+test: setup $(VENV)-oscal/.installed $(VENV)/.ansible-installed lab-up
 	$(PY) -m pytest tests -n 2 -q
 
 setup: apt $(VENV)/.installed
@@ -40,11 +40,18 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
+# optional: Ansible inventories (requirements-ansible.txt says why); the tests need it
+$(VENV)/.ansible-installed: requirements-ansible.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-ansible.txt
+	touch $@
+
 # the OSCAL validator, for the tests only (tests/requirements-oscal.txt says why it is apart)
 $(VENV)-oscal/.installed: tests/requirements-oscal.txt
 	python3 -m venv $(VENV)-oscal
 	$(VENV)-oscal/bin/python -m pip install -q -r tests/requirements-oscal.txt
 	touch $@
+
+ansible: $(VENV)/.ansible-installed
 
 lab-up:
 	lab/lab up

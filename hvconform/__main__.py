@@ -12,6 +12,7 @@ COMMANDS = {
     "verify": "verify",
     "export": "export",
     "report": "report",
+    "inventory": "inventory",
     "audit": "audit",
 }
 

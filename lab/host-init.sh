@@ -16,9 +16,9 @@ log() { echo "[$(date +%T.%N | cut -c1-12)] $HV_NAME: $*"; }
 fail() { log "FAILED: $*"; FAILED="${FAILED:+$FAILED; }$*"; }
 
 # Per-host copies replace the machine's own directories and files.
-BIND_PATHS="/etc/ssh /etc/libvirt /etc/pki /etc/hvconform /etc/hosts /etc/hostname
+BIND_PATHS="/etc/ssh /etc/libvirt /etc/pki /etc/hosts /etc/hostname
   /root /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log /var/log/libvirt
-  /var/backups/libvirt /etc/systemd/system
+  /var/backups/libvirt /etc/systemd/system /etc/cron.d /etc/borgmatic /etc/restic
   /etc/rsyslog.conf /etc/rsyslog.d /etc/usbguard /etc/aide /var/lib/aide"
 
 mount_views() {
@@ -140,23 +140,12 @@ has_cap_sys_resource() {
     (( (16#$eff >> 24) & 1 ))
 }
 
-# Definition backups a hardened site keeps (BKP-002), the backup job's last success
-# (BKP-003) and per-VM disk backups (BKP-004), and a restore-test record (BKP-007);
-# written after define so they are not older than the definitions.
-export_backups() {
-    [ -f "$HV_LAB/hosts/$HV_NAME/backups" ] || return 0
-    local name now
-    now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-    mkdir -p /var/backups/libvirt/disks
-    for name in $(virsh -q -c qemu:///system list --all --name); do
-        virsh -q -c qemu:///system dumpxml --inactive --security-info "$name" \
-            > "/var/backups/libvirt/$name.xml"
-        echo "$now" > "/var/backups/libvirt/disks/$name.last-success"     # BKP-004
-    done
-    echo "$now" > /var/backups/libvirt/last-success
-    # BKP-007: the record a site's restore test leaves (the test itself is a person's)
-    printf '{"date": "%s", "vm": "hardened-guest", "result": "success", "boot_verified": true}\n' \
-        "$now" > /var/backups/libvirt/restore-tests.jsonl
+# What the host's backup jobs have done (lab/hosts/<name>/backups.sh): definition exports,
+# libvirt backups with checkpoints, a pull-mode job still running, restore-test records.
+# After define, so no record is older than the definitions.
+run_backups() {
+    local hook="$HV_LAB/hosts/$HV_NAME/backups.sh"
+    if [ -f "$hook" ]; then bash "$hook" || fail "$hook"; fi
 }
 
 # Old snapshots a weak site forgot (BKP-009): lab/hosts/<name>/snapshots/<domain>/*.xml,
@@ -193,7 +182,7 @@ if start_libvirt; then
     log "libvirtd up"
     define_domains
     redefine_snapshots
-    export_backups
+    run_backups
 fi
 apply_modes
 # the host's own daemons (syslog, usbguard, an exporter) and baselines, last: an

@@ -25,6 +25,21 @@ def metadata(tenant=None, level=None, ns=NS) -> str:
     return f"  <metadata><vs:virt-security xmlns:vs='{ns}'>{facts}</vs:virt-security></metadata>\n"
 
 
+NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
+
+
+def nova(project: str, uuid: str, flavor: str = "m1.small", ns: str = NOVA_NS) -> str:
+    """The <metadata> nova writes into an instance's domain XML (nova/virt/libvirt/config.py,
+    LibvirtConfigGuestMetaNovaInstance)."""
+    return (f"  <metadata><nova:instance xmlns:nova='{ns}'><nova:package version='27.1.0'/>"
+            f"<nova:name>{project}-vm</nova:name><nova:creationTime>2025-05-01 10:00:00</nova:creationTime>"
+            f"<nova:flavor name='{flavor}'><nova:memory>2048</nova:memory><nova:disk>20</nova:disk>"
+            f"<nova:swap>0</nova:swap><nova:ephemeral>0</nova:ephemeral><nova:vcpus>1</nova:vcpus></nova:flavor>"
+            f"<nova:owner><nova:user uuid='8a5e44b1-0c8e-4a40-9c61-6f51cf0a7e21'>alice</nova:user>"
+            f"<nova:project uuid='{uuid}'>{project}</nova:project></nova:owner>"
+            f"<nova:root type='image' uuid='0b5f6c43-3a38-4f7e-9f5e-1b2c3d4e5f60'/></nova:instance></metadata>\n")
+
+
 def guest(name, tenant=None, level=None, pins=None, emulator=None, devices=(), top="") -> str:
     """A domain; `pins`: the cpuset of its one vCPU, `emulator`: the emulator's."""
     tune = "".join([f"<vcpupin vcpu='0' cpuset='{pins}'/>" if pins else "",

@@ -9,6 +9,9 @@ do not fail on weak), so an entry that stops being true turns a test red.
 # Debian host of this kind), for a reason no configuration of it can change.
 HARDENED_CANNOT_PASS = {
     "KMAC-004": "no SELinux or AppArmor in this kernel: libvirt offers only the dac model",
+    "KMAC-005": "no SELinux or AppArmor in this kernel: libvirt's only drivers are none and dac, "
+                "so a guest without a label of its own gets no MAC label (capabilities; a running "
+                "guest's live XML shows only its dac label)",
     "KMAC-006": "no SELinux or AppArmor in this kernel: a running QEMU can only carry a dac "
                 "label, never an svirt_t one",
     "LOG-001": "auditd is one per kernel, not per namespace; none runs in the lab",
@@ -31,6 +34,10 @@ HARDENED_CANNOT_PASS = {
                "with SuidCheckActive = no: too slow for lab/lab up, so no agent runs",
     "LOG-015": "the lab installs no auditd: there is one per kernel and none can run in a lab host "
                "(LOG-001), so an auditd.conf there would configure a daemon that never runs",
+    # backup: what no lab host can reach
+    "BKP-003": "hardened's borgmatic repository (ssh://backup.example.org) is never reached: the name "
+               "does not resolve in the lab, so the nightly run lab/lab makes fails, and borgmatic's "
+               "syslog line says so (CRITICAL ... Error running configuration file)",
     # isolation: hardware this machine lacks
     "ISO-009": "no IOMMU on this machine: /sys/class/iommu is empty and there are no IOMMU groups",
     "ISO-014": "without an IOMMU no device can be assigned, so no hardened VM has a PCI hostdev: "

@@ -171,14 +171,16 @@ def _audit(args, out) -> Outcome:
 
 def _collect(args, inv, hosts, catalog, run_id, run_dir, out, tty):
     accept = args.accept_new_host_keys
-    out.write(f"hvconform: collecting {len(hosts)} host(s) from {args.inventory}, "
+    how = " (an Ansible inventory, read by ansible-inventory)" if inv.format == "ansible" else ""
+    out.write(f"hvconform: collecting {len(hosts)} host(s) from {args.inventory}{how}, "
               f"{min(args.max_connections, len(hosts))} at a time"
               + (" (ACCEPTING UNKNOWN HOST KEYS)" if accept else "") + "\n")
     progress = Progress(len(hosts), "hosts", "collected", out.write, tty)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     interrupted = None
     try:
-        collected = collect_all(hosts, catalog, lambda h: inv.policy, accept,
+        # an Ansible host may carry its own hvconform_policy (group or host vars), as in pytest
+        collected = collect_all(hosts, catalog, lambda h: {**inv.policy, **h.policy}, accept,
                                 lambda snap: progress.item(*host_line(snap)),
                                 workers=args.max_connections, jump_hosts=inv.hosts)
     except Interrupted as stop:

@@ -8,6 +8,7 @@ daemons' exe links. Artifact keys:
   file:<path>  stat:<path>  readlink:<path>  elf:<path>  stat_children:<dir>
   cmd:<command name>  domain:<name>:inactive|live
 Hosts are collected concurrently; one failing host never stops the others.
+A `connection: libvirt` host is read through the libvirt API instead (libvirt_api.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from hvconform.judge import engine
+from hvconform.collect import libvirt_api
 from hvconform.collect.batch import Batch
 from hvconform.collect.redact import redact_artifact
 from hvconform.model.snapshot import COLLECTED, ERROR, PARTIAL, Domain, Snapshot
@@ -112,6 +114,11 @@ def _round(transport, batch: Batch, snap: Snapshot, timeout: float) -> None:
 def collect_host(host, controls, policy: dict | None = None, accept_new_host_keys=False,
                  jump=None) -> tuple[Snapshot, list[dict]]:
     """Snapshot of one host for these controls, and the log of what was sent. Never raises."""
+    if host.problem:   # an inventory entry that cannot be used: not contacted
+        return Snapshot(host=host.name, status=ERROR, error=host.problem, started=_now(),
+                        finished=_now()), []
+    if host.connection == "libvirt":     # the libvirt API alone, no shell (collect/libvirt_api.py)
+        return libvirt_api.collect_host(host, policy)
     facts = dict(host.facts)
     if host.vms is not None:  # the VMs the inventory expects, for reconciliation and isolation
         facts["vms"] = host.vms

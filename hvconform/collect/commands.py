@@ -11,7 +11,16 @@ from __future__ import annotations
 import re
 import shlex
 
+from hvconform.collect import settings_filters as filters
+
 VIRSH = "virsh -r -c qemu:///system"
+# Where the backup readers look (BKP-*): borgmatic's default configuration paths
+# (borgmatic/config/collect.py), the systemd units and crontabs a site runs tools from.
+_BORGMATIC_FILES = ("/etc/borgmatic/config.yaml /etc/borgmatic.d/*.yaml /etc/borgmatic.d/*.yml "
+                    "/root/.config/borgmatic/config.yaml /root/.config/borgmatic.d/*.yaml "
+                    "/root/.config/borgmatic.d/*.yml")
+_SCHEDULES = ("/etc/crontab /etc/cron.d /etc/cron.hourly /etc/cron.daily /etc/cron.weekly "
+              "/etc/cron.monthly /etc/anacrontab /var/spool/cron/crontabs /var/spool/cron")
 
 COMMANDS: dict[str, str] = {
     # identity
@@ -112,6 +121,11 @@ COMMANDS: dict[str, str] = {
     # LOG-012: chronyd's sources (^* = the one synchronised to); systemd's sync flag
     "chronyc_sources": "chronyc -n sources",
     "timedatectl_ntp": "timedatectl show -p NTPSynchronized",
+    # LOG-012: every line of chrony's and systemd-timesyncd's drop-in directories (Debian's
+    # chrony.conf names conf.d, sources.d and /run/chrony-dhcp; timesyncd.conf(5) drop-ins)
+    "time_sources_d": ("grep -rHn -e '' -- /etc/chrony/conf.d /etc/chrony/sources.d /run/chrony-dhcp "
+                       "/etc/systemd/timesyncd.conf.d /run/systemd/timesyncd.conf.d "
+                       "/usr/lib/systemd/timesyncd.conf.d"),
     # LOG-014: TCP listeners with their processes (root for other users' processes)
     "ss_listeners_procs": "ss -Htlnp",
     # LOG-015: free space where audit logs are written (1024-byte blocks)
@@ -153,6 +167,56 @@ COMMANDS: dict[str, str] = {
     # CRY-010: the secrets directory and each stored secret's mode and root element
     "libvirt_secret_modes": "stat -c '%a %U %G %F %n' -- /etc/libvirt/secrets /etc/libvirt/secrets/*",
     "libvirt_secret_roots": "grep -H -e '<secret' -- /etc/libvirt/secrets/*.xml",
+
+    # ---- backup tools' own settings and records (BKP-001, -003 .. -006; judge/read/backup_*.py).
+    # Settings are read on the host by the awk programs of collect/settings_filters.py,
+    # which print only what the judge reads: no passphrase or password leaves the host.
+    # Each file of borgmatic's: `### file <path> <mode> <owner> <group>`, the file line for
+    # line (secrets withheld), `### end <rc>`
+    "borgmatic_configs": (f"for f in {_BORGMATIC_FILES}; do if [ -f \"$f\" ]; then "
+                          "printf '### file %s %s\\n' \"$f\" \"$(stat -c '%a %U %G' -- \"$f\")\"; "
+                          f"awk '{filters.one_line(filters.BORGMATIC_YAML)}' \"$f\"; "
+                          "printf '### end %s\\n' \"$?\"; fi; done"),
+    # the key type borg recorded for each repository it opened (BKP-005), root's security directory
+    "borg_security": "grep -H . /root/.config/borg/security/*/location /root/.config/borg/security/*/key-type",
+    # units and crontabs running restic, the files they name; `@stat <path>` lines become
+    # `### stat <path> <mode> <owner> <group>` (or stat's complaint)
+    "restic_settings": ("find /etc/systemd/system /etc/crontab /etc/cron.d /var/spool/cron/crontabs "
+                        f"-maxdepth 2 -type f -exec awk '{filters.one_line(filters.RESTIC)}' {{}} + "
+                        "| while IFS= read -r l; do case \"$l\" in '@stat '*) "
+                        "printf '### stat %s %s\\n' \"${l#@stat }\" \"$(stat -c '%a %U %G' -- \"${l#@stat }\" 2>&1)\" ;; "
+                        "*) printf '%s\\n' \"$l\" ;; esac; done"),
+    # rsnapshot.conf(5): only the directives read (never backup_exec or backup_script lines)
+    "rsnapshot_conf": ("grep -HnE -- '^(config_version|snapshot_root|include_conf|backup|exclude|"
+                       "exclude_file|include|include_file|logfile|retain|interval|one_fs)[[:space:]]' "
+                       "/etc/rsnapshot.conf"),
+    # a Director's FileSet and Storage (Name, Address) resources, the File Daemon's PKI lines
+    "bacula_config": (f"find /etc/bacula /etc/bareos -maxdepth 3 -type f -name '*.conf' "
+                      f"-exec awk '{filters.one_line(filters.BACULA)}' {{}} +"),
+    # BKP-003: what schedules the tools: crontab lines and run-parts scripts naming one
+    "backup_cron": (f"find {_SCHEDULES} -maxdepth 1 -type f "
+                    f"-exec awk '{filters.one_line(filters.CRON)}' {{}} +"),
+    # BKP-003 on systemd hosts: every timer, then each activated unit's last result and
+    # program (ExecStart's path only: its arguments may hold secrets)
+    "systemd_timer_runs": ("systemctl list-timers --all --no-legend --no-pager && printf '###\\n' && "
+                           "systemctl show --timestamp=utc -p Id,Result,ExecMainStartTimestamp,ExecMainExitTimestamp,"
+                           "ExecMainStatus,ExecStart --no-pager -- "
+                           "$(systemctl list-timers --all --no-legend --no-pager | awk '{ print $NF }') "
+                           "| sed -e 's/^ExecStart={ path=\\([^ ;]*\\).*/ExecStart=\\1/'"),
+    # BKP-003 without systemd: the tools' own logs (borgmatic logs to syslog; rsnapshot to its
+    # logfile; the Director's log holds Bacula's job reports)
+    "borgmatic_log": "grep -h -e borgmatic -- /var/log/syslog /var/log/messages | tail -n 60",
+    "rsnapshot_log": f"awk '{filters.one_line(filters.RSNAPSHOT_LOG)}' /etc/rsnapshot.conf",
+    "bacula_log": ("grep -h -E -e 'Termination:|End time:|JobId:|Job:' -- /var/log/bacula/bacula.log "
+                   "/var/log/bareos/bareos.log | tail -n 80"),
+    # BKP-004, BKP-008: per domain, libvirt's checkpoints, the last completed job (kept:
+    # without --keep-completed, reading them would discard them) and a running backup's XML
+    "virsh_backup_state": (f"{VIRSH} list --all --name | while IFS= read -r d; do if [ -n \"$d\" ]; then "
+                           "printf '### domain %s\\n' \"$d\"; "
+                           f"{VIRSH} checkpoint-list -- \"$d\" 2>&1; printf '### completed-job\\n'; "
+                           f"{VIRSH} domjobinfo --completed --keep-completed -- \"$d\" 2>&1; "
+                           "printf '### backup-job\\n'; "
+                           f"{VIRSH} backup-dumpxml -- \"$d\" 2>&1; fi; done"),
 }
 
 # Fixed lines that frame a batch; they run no program but printf and export.
@@ -162,6 +226,8 @@ PREAMBLE = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; L
 def render(name: str, **args: str) -> str:
     """One command line, its arguments quoted. `render("cat", path="/etc/x")`."""
     template = COMMANDS[name]
+    if not args:        # a template without arguments is sent as written (awk braces and all)
+        return template
     return template.format(**{k: shlex.quote(str(v)) for k, v in args.items()})
 
 

@@ -1,12 +1,17 @@
-"""Inventory: the hosts to audit and how to reach them, from one YAML file.
+"""Inventory: the hosts to audit and how to reach them, from our YAML or an Ansible inventory.
 
     inv = load("inventories/site.yaml")    # InventoryError lists every problem at once
+    inv = load("ansible:hosts.ini")        # an Ansible inventory, through ansible-inventory
     targets = select(inv, "hardened,lab")  # what `--limit hardened,lab` asks for
 
-The format, annotated: inventories/site.example.yaml. Everything is checked here, before
+Our format, annotated: inventories/site.example.yaml. Everything is checked here, before
 any connection, so a typo never turns into a half-run audit. Each problem names
 file:line and the dotted key: `lab.yaml:14: hosts.weak.ssh.port: expected ...`.
-Not now: Ansible inventories (convert them to this format).
+Which format a path is: hvconform/inputs/ansible_inventory.py `kind_of()` (a YAML file
+with a top-level `hosts:` mapping is ours; `ansible:` / `hvconform:` force either).
+An Ansible inventory is mapped and checked by the same rules, host by host: a host
+whose variables are wrong is kept with its `problem`, and collection reports it as an
+error without contacting it, so the other hosts are still audited.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hvconform.inputs import ansible_inventory
 from hvconform.inputs import inventory_schema as rules
 from hvconform.inputs.inventory_schema import DEFAULTS_KEYS, HOST_KEYS, TOP_KEYS
 from hvconform.inputs.yamlload import LocatedError, load_located
@@ -38,8 +44,8 @@ class SSHSettings:
 @dataclass(frozen=True)
 class Host:
     name: str
-    connection: str  # "ssh" | "local"
-    address: str  # "" for connection: local
+    connection: str  # "ssh" | "local" | "libvirt" (the libvirt API alone: collect/libvirt_api.py)
+    address: str  # "" for connection: local; a libvirt host's: its URI's host
     ssh: SSHSettings
     sudo: bool = False  # commands run as `sudo -n`
     facts: dict = field(default_factory=dict)  # security_level, tenant, role
@@ -48,6 +54,11 @@ class Host:
     source: str = ""  # "inventories/lab.yaml:14": where the host is declared
     # VMs the site expects here, {name: facts}; None when the inventory does not list them
     vms: dict | None = None
+    uri: str = ""  # connection: libvirt: the URI opened read-only, checked and completed
+    policy: dict = field(default_factory=dict)  # this host's own values over the inventory's
+    # Why this host cannot be collected (a bad variable in an Ansible inventory): it is
+    # reported as an error, never contacted, and the other hosts are still audited.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,12 @@ class Inventory:
     hosts: list[Host]
     policy: dict = field(default_factory=dict)  # this file's values; defaults are added elsewhere
     groups: dict[str, list[str]] = field(default_factory=dict)
+    format: str = "hvconform"  # or "ansible": read through ansible-inventory
+    source: str = ""  # what was given (an Ansible one may be a folder or a program)
+
+    def problems(self) -> list[str]:
+        """One line per host that cannot be collected, and why."""
+        return [h.problem for h in self.hosts if h.problem]
 
     def host(self, name: str) -> Host | None:
         """The host called `name` (e.g. to follow a jump_host), or None."""
@@ -65,14 +82,25 @@ class Inventory:
 class InventoryError(Exception):
     """Every problem found, each 'file:line: dotted.key: message', in file order."""
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str], hint: str | None = None):
         self.errors = list(errors)
-        super().__init__("\n".join(self.errors))
+        self.hint = hint   # e.g. why the file was read as our format, not Ansible's
+        super().__init__("\n".join(self.errors + ([f"note: {hint}"] if hint else [])))
 
 
 def load(path: str | Path) -> Inventory:
-    """Read and check the inventory at `path`; raise InventoryError listing all problems."""
-    return _parse(Path(path), None)
+    """Read and check the inventory at `path`, ours or Ansible's; raise InventoryError
+    listing all problems that concern the whole inventory (a host's own are its `problem`)."""
+    kind, real, why = ansible_inventory.kind_of(str(path))
+    if kind == ansible_inventory.ANSIBLE:
+        return _from_ansible(str(path), real)
+    try:
+        return _parse(Path(real), None)
+    except InventoryError as exc:
+        if why.startswith("the "):   # the hvconform: prefix: no guess was made
+            raise
+        # a wrong guess must be impossible to miss: say why the file was read as ours
+        raise InventoryError(exc.errors, ansible_inventory.OURS_HINT.format(path=real, why=why)) from None
 
 
 def load_text(text: str, name: str | Path = "inventory.yaml") -> Inventory:
@@ -131,13 +159,32 @@ def _parse(path: Path, text: str | None) -> Inventory:
     own = {n: settings for n, settings in own.items() if settings is not None}
     merged = {name: _merge(defaults, settings) for name, settings in own.items()}
     rules.connections(check, defaults, own, merged)
+    rules.libvirt_hosts(check, merged, base)
     groups = rules.groups(check, doc.get("groups"), names)
     policy = rules.policy(check, doc.get("policy"))
     if check.errors:
         raise InventoryError(check.sorted_errors())
     hosts = [_host(name, m, [g for g, members in groups.items() if name in members],
                    f"{path}:{lines[('hosts', name)]}") for name, m in merged.items()]
-    return Inventory(path, hosts, policy, groups)
+    return Inventory(path, hosts, policy, groups, source=str(path))
+
+
+def _from_ansible(given: str, path: str) -> Inventory:
+    """The hosts of an Ansible inventory; a host with a problem is kept with it (not collected)."""
+    try:
+        resolved = ansible_inventory.read(path)
+    except ansible_inventory.AnsibleInventoryError as exc:
+        raise InventoryError([str(exc)]) from None
+    hosts = []
+    for name in resolved.order:
+        groups, source = resolved.groups_of(name), resolved.source_of(name)
+        if name in resolved.problems:
+            hosts.append(Host(name=name, connection="ssh", address="", ssh=SSHSettings(),
+                              groups=groups, source=source, problem=resolved.problems[name]))
+        else:
+            hosts.append(_host(name, resolved.hosts[name], groups, source))
+    return Inventory(Path(path), hosts, {}, resolved.groups, format=ansible_inventory.ANSIBLE,
+                     source=given)
 
 
 def _merge(defaults: dict, own: dict) -> dict:
@@ -148,11 +195,12 @@ def _merge(defaults: dict, own: dict) -> dict:
     return merged
 
 
-def _host(name: str, m: dict, groups: list[str], source: str) -> Host:
+def _host(name: str, m: dict, groups: list[str], source: str, problem=None) -> Host:
     ssh = dict(m["ssh"])
     for key in ("connect_timeout", "command_timeout"):
         if key in ssh:
             ssh[key] = float(ssh[key])
     return Host(name=name, connection=m["connection"], address=m.get("address", ""),
                 ssh=SSHSettings(**ssh), sudo=m["sudo"], facts=m["facts"], labels=m["labels"],
-                groups=groups, source=source, vms=m.get("vms"))
+                groups=groups, source=source, vms=m.get("vms"), uri=m.get("uri", ""),
+                policy=m.get("policy", {}), problem=problem)

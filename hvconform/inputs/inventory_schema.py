@@ -12,8 +12,10 @@ import os
 import re
 from pathlib import Path
 
+from hvconform.inputs import libvirt_uri
+
 TOP_KEYS = ("defaults", "policy", "groups", "hosts")
-HOST_KEYS = ("connection", "address", "ssh", "sudo", "facts", "labels", "vms")
+HOST_KEYS = ("connection", "address", "uri", "ssh", "sudo", "facts", "labels", "vms")
 DEFAULTS_KEYS = ("connection", "ssh", "sudo", "facts", "labels")  # no address: one per host
 SSH_KEYS = ("user", "port", "identity_file", "known_hosts", "jump_host", "connect_timeout",
             "command_timeout")
@@ -48,7 +50,9 @@ def _jump(v):
 
 # key -> (test, what was expected)
 RULES = {
-    "connection": (lambda v: v in ("ssh", "local"), "ssh or local"),
+    "connection": (lambda v: v in ("ssh", "local", "libvirt"), "ssh, local or libvirt"),
+    "uri": (lambda v: isinstance(v, str) and 0 < len(v.strip()) <= 2048,
+            "a libvirt URI such as qemu+libssh://user@host/system"),
     "address": (lambda v: isinstance(v, str) and _ADDRESS.match(v), "a host name or IP address"),
     "sudo": (lambda v: isinstance(v, bool), "true or false"),
     "user": (lambda v: isinstance(v, str) and _USER.match(v),
@@ -177,9 +181,9 @@ def connections(check: Check, defaults: dict, own: dict, merged: dict):
     """What needs every host at once: address, known_hosts in use, jump hosts."""
     missing_known_hosts: dict[tuple, list[str]] = {}
     for name, m in merged.items():
-        if m["connection"] != "ssh":
+        if not uses_known_hosts(m):
             continue
-        if "address" not in m:
+        if "address" not in m and m["connection"] == "ssh":
             check(("hosts", name, "address"), "required for an ssh host (or set connection: local)")
         origin = ("hosts", name) if "known_hosts" in own[name].get("ssh", {}) else ("defaults",)
         if m["ssh"].get("known_hosts") is None:
@@ -209,7 +213,7 @@ def connections(check: Check, defaults: dict, own: dict, merged: dict):
         while jump in merged and jump not in chain:
             if merged[jump]["connection"] != "ssh":
                 check(("hosts", name, "ssh", "jump_host"),
-                      f"jump host {jump!r} has connection: local")
+                      f"jump host {jump!r} has connection: {merged[jump]['connection']}")
                 break
             chain.append(jump)
             jump = merged[jump]["ssh"].get("jump_host")
@@ -217,6 +221,44 @@ def connections(check: Check, defaults: dict, own: dict, merged: dict):
             check(("hosts", name, "ssh", "jump_host"),
                   f"jumps in a circle: {' -> '.join(chain + [name])} "
                   "(a jump host inherited from defaults may need `jump_host: null`)")
+
+
+def uses_known_hosts(m: dict) -> bool:
+    """An ssh host, or a libvirt one whose transport checks keys against known_hosts=."""
+    return m["connection"] == "ssh" or (
+        m["connection"] == "libvirt" and isinstance(m.get("uri"), str)
+        and libvirt_uri.transport(m["uri"]) in libvirt_uri.KNOWN_HOSTS_TRANSPORTS)
+
+
+def libvirt_hosts(check: Check, merged: dict, base: Path):
+    """`connection: libvirt` hosts: `uri:` required, checked and completed with the
+    host's identity_file and known_hosts (hvconform/inputs/libvirt_uri.py); `address`
+    becomes the URI's host. `uri:` on any other host is an error."""
+    for name, m in merged.items():
+        at = ("hosts", name)
+        if m["connection"] != "libvirt":
+            if "uri" in m:
+                check(at + ("uri",), "only for connection: libvirt")
+            continue
+        if "address" in m:
+            check(at + ("address",), "not used by a libvirt host: the uri says where it is")
+        if isinstance(m["ssh"].get("jump_host"), str):
+            check(at + ("ssh", "jump_host"), "a libvirt host takes no jump host: libvirt opens "
+                  "the uri itself (set jump_host: null; for qemu+ssh, ProxyJump in ~/.ssh/config)")
+        uri = m.get("uri")
+        if uri is None:
+            check(at + ("uri",), "required for a libvirt host, e.g. "
+                                 "qemu+libssh://hvaudit@hv-c.example.net/system")
+            continue
+        if uri is BAD:
+            continue
+        ssh = m["ssh"]
+        paths = {k: ssh.get(k) if isinstance(ssh.get(k), Path) else None
+                 for k in ("identity_file", "known_hosts")}
+        full, problems = libvirt_uri.check(uri, base, **paths)
+        for problem in problems:
+            check(at + ("uri",), problem)
+        m["uri"], m["address"] = full, libvirt_uri.host_of(full)
 
 
 def parse_jump(jump: str) -> tuple[str | None, str, int | None] | None:

@@ -7,6 +7,9 @@ loader accepts only these keys, with values of the same type as the default.
 `effective(site_values)` lays a host's values over the defaults: the one place they
 are merged, so every reader sees the same policy.
 
+Longer than ~400 lines on purpose: it is one table, a few lines per key, and splitting
+it would scatter the one place a site reads what it may set.
+
 A key's `controls` are not trusted but proved: tests/unit/test_policy.py judges every
 control's catalog cases while recording which keys each one reads, and fails unless
 each key is read by exactly the controls it names.
@@ -41,14 +44,18 @@ KEYS: dict[str, Key] = {
     "backup_manifest": Key(
         "/etc/hvconform/backup-paths",
         controls=("BKP-001",),
-        doc="the backup tool's list of what it backs up, one path per line, `#` "
-            "comments (restic's --files-from format; point it at the real list)."),
+        doc="fallback for a host where no backup tool is recognised: a list of what is backed "
+            "up, one path per line, `#` comments (restic's --files-from format). BKP-001 reads the "
+            "tools' own configuration first: borgmatic (/etc/borgmatic/config.yaml, /etc/borgmatic.d, "
+            "root's ~/.config/borgmatic), restic (systemd units and crontabs running `restic backup`, "
+            "their EnvironmentFile= and --files-from/--exclude-file lists), rsnapshot "
+            "(/etc/rsnapshot.conf), Bacula/Bareos (a Director's FileSets under /etc/bacula, /etc/bareos)."),
     "backup_required_paths": Key(
         ["/etc/libvirt", "/etc/pki/libvirt", "/etc/pki/qemu",
          "/etc/pki/CA", "/etc/sasl2", "/etc/polkit-1/rules.d",
          "/var/lib/libvirt/qemu/nvram", "/var/lib/libvirt/swtpm"],
         controls=("BKP-001",),
-        doc="what must be in the backup_manifest list (a listed parent directory covers a path)."),
+        doc="what the backup set must cover (a parent directory covers a path; excludes are honoured)."),
     "definition_backup_dir": Key(
         "/var/backups/libvirt",
         controls=("BKP-002",),
@@ -57,8 +64,11 @@ KEYS: dict[str, Key] = {
     "backup_status_file": Key(
         "/var/backups/libvirt/last-success",
         controls=("BKP-003",),
-        doc="a file the backup job rewrites after each successful run; its first "
-            "line is the completion time in ISO 8601 (`date -Is`)."),
+        doc="a file the backup job rewrites after each successful run; its first line is the "
+            "completion time in ISO 8601 (`date -Is`). Read only where the tools' own record is "
+            "missing: no tool recognised, or restic (which logs nothing) without systemd. BKP-003 "
+            "reads systemd timers and results first, then borgmatic's syslog lines, rsnapshot's "
+            "logfile, a Director's job reports."),
     "backup_rpo_hours": Key(
         24,
         controls=("BKP-003", "BKP-004"),
@@ -128,7 +138,9 @@ KEYS: dict[str, Key] = {
         "/var/backups/libvirt/disks",
         controls=("BKP-004",),
         doc="one file per VM, <dir>/<domain>.last-success, that the backup job rewrites "
-            "after each successful disk backup of that VM; first line: completion time, ISO 8601."),
+            "after each successful disk backup of that VM; first line: completion time, ISO 8601. "
+            "Read only for a VM without libvirt checkpoints (`virsh checkpoint-list`), whose "
+            "newest one and last completed backup job decide first."),
     "backup_exempt_vms": Key(
         [],
         controls=("BKP-004",),
@@ -136,13 +148,17 @@ KEYS: dict[str, Key] = {
     "backup_password_file": Key(
         "/etc/hvconform/backup-password",
         controls=("BKP-005",),
-        doc="the backup repository's key or password file (restic --password-file, "
-            "a borg passphrase file); only its mode and owner are read, never its content."),
+        doc="fallback for a host where no backup tool is recognised: the repository's key or "
+            "password file; only its mode and owner are read, never its content. The tools' own "
+            "settings name their key otherwise (restic --password-file/RESTIC_PASSWORD_FILE, "
+            "borgmatic's encryption_passphrase or passcommand)."),
     "backup_repository_file": Key(
         "/etc/hvconform/backup-repository",
         controls=("BKP-005", "BKP-006"),
-        doc="where backups go, in restic's --repository-file format: one line, "
-            "a path or URL (sftp:user@host:/path, rest:https://..., s3:..., ssh://...)."),
+        doc="fallback for a host where no backup tool is recognised: where backups go, in "
+            "restic's --repository-file format: one line, a path or URL (sftp:user@host:/path, "
+            "rest:https://..., s3:..., ssh://...). The tools' own settings name their repositories "
+            "otherwise (borgmatic repositories, restic's repository, rsnapshot's snapshot_root)."),
     "vm_image_dirs": Key(
         ["/var/lib/libvirt/images"],
         controls=("BKP-006",),
@@ -151,7 +167,9 @@ KEYS: dict[str, Key] = {
         "/var/backups/libvirt/restore-tests.jsonl",
         controls=("BKP-007",),
         doc="the restore-test evidence log, one JSON object per line:\n"
-            '  {"date": "2025-05-20", "vm": "web01", "result": "success", "boot_verified": true}'),
+            '  {"date": "2025-05-20", "vm": "web01", "result": "success", "boot_verified": true}\n'
+            "Restore tests are a site's record by nature: without this log BKP-007 is left to a "
+            "person (manual), who is told what to show."),
     "restore_test_max_age_days": Key(
         90,
         controls=("BKP-007",),
@@ -165,7 +183,8 @@ KEYS: dict[str, Key] = {
         "/etc/hvconform/backup-jobs",
         controls=("BKP-008",),
         doc="the backup tool's stored job definitions, <dir>/<domain>.xml, each the "
-            "<domainbackup> document it passes to `virsh backup-begin`."),
+            "<domainbackup> document it passes to `virsh backup-begin`; read for a domain with no "
+            "backup job running (a running job's XML, `virsh backup-dumpxml`, comes first)."),
     "snapshot_max_age_days": Key(
         7,
         controls=("BKP-009",),
@@ -207,9 +226,26 @@ KEYS: dict[str, Key] = {
             "    </vs:virt-security>\n"
             "  </metadata>\n"
             "(`virsh metadata <vm> --uri <namespace> --key vs --set '<virt-security>...'` writes "
-            "it.) A domain without the tag takes its facts from the inventory's `vms:` entry of "
-            "its host (security_level, tenant); where both say something, the XML wins and "
-            "ISO-015 reports the disagreement."),
+            "it.) A domain without the tag takes its tenant from nova's metadata on an OpenStack "
+            "node (the project; its level from nova_project_levels or nova_flavor_levels), else "
+            "its facts from the inventory's `vms:` entry of its host (security_level, tenant); "
+            "where both say something, the XML wins and ISO-015 reports the disagreement."),
+    "nova_project_levels": Key(
+        {},
+        controls=("CRY-016", "ISO-005", "ISO-015", "ISO-016", "ISO-018", "ISO-019", "ISO-021",
+                  "ISO-023", "KMAC-006", "NET-016"),
+        doc="on an OpenStack compute node, the security level of each nova project (by name or "
+            "uuid), for instances without the site's own tag (vm_metadata_namespace). nova writes "
+            "the project into every instance's domain XML (<nova:instance>, namespace "
+            "http://openstack.org/xmlns/libvirt/nova/1.1: <nova:owner><nova:project uuid=...>"
+            "name</nova:project>), which is the instance's tenant with no extra tagging."),
+    "nova_flavor_levels": Key(
+        {},
+        controls=("CRY-016", "ISO-005", "ISO-015", "ISO-016", "ISO-018", "ISO-019", "ISO-021",
+                  "ISO-023", "KMAC-006", "NET-016"),
+        doc="the security level of each nova flavor (<nova:flavor name=...>), for instances "
+            "whose project nova_project_levels does not name (e.g. a dedicated flavor for "
+            "sensitive workloads)."),
     "sensitive_security_levels": Key(
         ["high"],
         controls=("CRY-016", "ISO-016", "ISO-018", "ISO-019", "ISO-021"),

@@ -19,7 +19,7 @@ collected, so per-VM kinds need not declare it.
 from __future__ import annotations
 
 from hvconform.inputs import policy as site_policy
-from hvconform.judge import when
+from hvconform.judge import libvirt_only, when
 from hvconform.judge.kinds import (domain_xml, file_mode, fleet, function, kernel_cmdline,
                                    libvirt_conf, process, sshd_config, sysctl)
 from hvconform.model import verdict as v
@@ -39,6 +39,12 @@ def judge(control, snap, vm: str | None = None) -> v.Verdict:
         return v.error(f"host not collected ({snap.status}): {snap.error}")
     if vm is not None and snap.domain(vm) is None:
         return v.error(f"domain {vm} is not in the snapshot of {snap.host}")
+    if libvirt_only.applies(snap):   # what the libvirt API cannot give ends as an error
+        return libvirt_only.judge(_judge, control, snap, vm)
+    return _judge(control, snap, vm)
+
+
+def _judge(control, snap, vm) -> v.Verdict:
     try:
         verdict = when.gate(control.when, snap) or KINDS[control.kind].judge(control.check, snap, vm)
     except Exception as exc:  # a judging bug must show as an error verdict, not vanish

@@ -5,10 +5,6 @@ def test_function(case):
     case.check()
 
 
-def test_domain_xml(case):
-    case.check()
-
-
 def test_sysctl(case):
     case.check()
 

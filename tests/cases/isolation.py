@@ -149,7 +149,9 @@ NOT_APPLICABLE: dict = {
 }
 
 # Cross-VM rows (applies_to: inventory), judged on one host's guests (tests/guests.py).
-from tests.guests import NO_SMT, SMT_ON, disk, guest  # noqa: E402
+from tests.guests import NO_SMT, SMT_ON, disk, guest, nova  # noqa: E402
+
+ACME_ID, GLOBEX_ID = "2f6e1c1a-94a3-4f3c-8f0e-3c1e9a7d5b10", "9d0b7e52-1f7e-4c8b-a7c2-5e6f4a3b2c1d"
 
 CASES.update({
     "ISO-005": ({"domains": {"a": guest("a", "acme", pins="0", emulator="0"),
@@ -169,14 +171,54 @@ CASES.update({
 NOT_APPLICABLE.update({"ISO-016": {"domains": {"a": guest("a", level="low")}, **NO_SMT}})
 
 SENSITIVE_VM = domain(top=sensitive() + "  <vcpu>4</vcpu>\n  <cputune><shares>1024</shares></cputune>\n")
+THROTTLED = "<iotune><total_bytes_sec>104857600</total_bytes_sec></iotune>"
+LAN_QOS = ("### network lan\n<network><name>lan</name><forward mode='nat'/>"
+           "<portgroup name='shaped' default='yes'><bandwidth><inbound average='1000'/>"
+           "<outbound average='1000'/></bandwidth></portgroup><portgroup name='bulk'/></network>\n")
+
+
+def numa(mem_access) -> str:
+    """A guest NUMA topology of one cell, with `memAccess` when given."""
+    attr = f" memAccess='{mem_access}'" if mem_access else ""
+    return (f"  <cpu><numa><cell id='0' cpus='0' memory='262144' unit='KiB'{attr}/></numa></cpu>\n"
+            f"  <vcpu>1</vcpu>\n")
+
+
 EXTRA_CASES: dict = {
     # a sensitive VM running: the stricter vcpu_overcommit_max_sensitive (1.0) applies
     "ISO-018": [(host_cpus(domains={"vm1": SENSITIVE_VM}, procs={4242: (status(), qemu_args("vm1"))}),
                  "pass"),
                 (host_cpus("0-1", domains={"vm1": SENSITIVE_VM}, procs={4242: (status(), qemu_args("vm1"))}),
                  "fail")],          # 4 vCPUs on 2 CPUs: within 4.0, not within 1.0
+    # OpenStack: tenant and level from nova's metadata (the project; the flavor mapped by policy)
+    "ISO-005": [({"domains": {"a": guest("a", pins="0", emulator="0", top=nova("acme", ACME_ID)),
+                              "b": guest("b", pins="1", emulator="1", top=nova("globex", GLOBEX_ID))},
+                  **SMT_ON}, "fail"),
+                ({"domains": {"a": guest("a", pins="0", emulator="0", top=nova("acme", ACME_ID)),
+                              "b": guest("b", pins="1", emulator="1", top=nova("acme", ACME_ID))},
+                  **SMT_ON}, "pass")],
+    "ISO-015": [({"domains": {"a": guest("a", top=nova("acme", ACME_ID, "m1.small")),
+                              "b": guest("b", top=nova("globex", GLOBEX_ID, "s1.dedicated"))},
+                  "policy": {"nova_flavor_levels": {"m1.small": "low", "s1.dedicated": "high"}}}, "fail"),
+                ({"domains": {"a": guest("a", top=nova("acme", ACME_ID, "m1.small")),
+                              "b": guest("b", top=nova("globex", GLOBEX_ID, "s1.dedicated"))},
+                  "policy": {"nova_project_levels": {"acme": "high", GLOBEX_ID: "high"}}}, "pass")],
     # a site that throttles only sensitive VMs (io_limits_required_for: sensitive)
     "ISO-019": [({**vm(DISK.format("")), "policy": {"io_limits_required_for": "sensitive"}}, "pass"),
                 ({**vm(DISK.format(""), top=sensitive()), "policy": {"io_limits_required_for": "sensitive"}},
-                 "fail")],
+                 "fail"),
+                # formatnetwork.rst 'Quality of service': a portgroup's <bandwidth> applies to each
+                # interface of it without its own (the default portgroup when none is named)
+                ({**vm(DISK.format(THROTTLED), "<interface type='network'><source network='lan'/></interface>"),
+                  "cmds": {"virsh_net_dumpxml_all": LAN_QOS}}, "pass"),
+                ({**vm(DISK.format(THROTTLED),
+                       "<interface type='network'><source network='lan' portgroup='bulk'/></interface>"),
+                  "cmds": {"virsh_net_dumpxml_all": LAN_QOS}}, "fail")],    # its portgroup shapes nothing
+    # formatdomain.rst 'Memory Backing': access mode "can be overridden per numa node by
+    # memAccess" ('CPU model and topology'); the mode in effect is each cell's
+    "ISO-022": [(vm(top=numa("shared")), "fail"),                      # one guest NUMA cell mapped shared
+                (vm(top="  <memoryBacking><access mode='shared'/></memoryBacking>\n" + numa("private")),
+                 "pass"),                                               # every cell overrides shared with private
+                (vm(top="  <memoryBacking><access mode='shared'/></memoryBacking>\n" + numa(None)),
+                 "fail")],                                              # the cell inherits shared
 }

@@ -45,7 +45,25 @@ def svirt(cats: str, image_dir=VIRT_IMAGE_T) -> dict:
                 **vm_running)
 
 
+# KMAC-005: the label in effect for each VM (formatdomain.rst 'Security label': without a
+# type "the security driver default setting will be used"): its own <seclabel>, else the
+# host's MAC driver (capabilities) with qemu.conf security_default_confined (default 1)
+CAPS_SELINUX = CAPS.format("<secmodel><model>selinux</model><doi>0</doi></secmodel>"
+                           "<secmodel><model>dac</model><doi>0</doi></secmodel>")
+CAPS_NO_MAC = CAPS.format("<secmodel><model>none</model><doi>0</doi></secmodel>"
+                          "<secmodel><model>dac</model><doi>0</doi></secmodel>")
+DYNAMIC = "  <seclabel type='dynamic' model='selinux' relabel='yes'/>\n"
+DAC_ONLY = "  <seclabel type='dynamic' model='dac' relabel='yes'><label>+107:+107</label></seclabel>\n"
+
+
+def mac_default(conf: str, caps: str = CAPS_SELINUX, **domain_kw) -> dict:
+    """vm1 without a MAC label of its own, on a host with `caps` and qemu.conf `conf`."""
+    return {**vm(**domain_kw), "capabilities": caps, **qconf(conf)}
+
+
 CASES: dict = {
+    "KMAC-005": (vm(top=DYNAMIC),
+                 mac_default("security_default_confined = 0\n")),    # unconfined by qemu.conf's default
     "KMAC-001": (rhel(cmds={"getenforce": "Enforcing\n"},
                       files={"/etc/selinux/config": "SELINUX=enforcing\nSELINUXTYPE=targeted\n"}),
                  rhel(cmds={"getenforce": "Permissive\n"},
@@ -72,6 +90,15 @@ CASES: dict = {
                  {"files": {"/proc/sys/kernel/tainted": "12288\n",
                             "/proc/modules": MODULES + "nvidia 56823808 0 - Live 0x0000000000000000 (POE)\n"}}),
     "KMAC-020": ({"cmds": {"modprobe_rules": MODPROBE}}, {"cmds": {"modprobe_rules": (1, "", "")}}),
+}
+
+EXTRA_CASES: dict = {
+    "KMAC-005": [(mac_default(""), "pass"),                                  # selinux confines it by default
+                 (mac_default("", CAPS_NO_MAC), "fail"),                     # no MAC driver on the host
+                 (vm(top="  <seclabel type='none'/>\n"), "fail"),           # its own: unconfined
+                 # running: the live XML shows the label applied, with no MAC label here
+                 ({**running(), "live": {"vm1": domain(top=DAC_ONLY)}}, "fail"),
+                 ({**running(), "live": {"vm1": domain(top=SVIRT.format(cats="c1,c2"))}}, "pass")],
 }
 
 NOT_APPLICABLE: dict = {

@@ -57,9 +57,23 @@ def journald(conf, ps=PS_RSYSLOG, units=UNITS) -> dict:
                      "systemctl_unit_files": units}}
 
 
-def chrony(conf, sources) -> dict:
-    return {"files": {"/etc/chrony/chrony.conf": conf, "/etc/chrony.conf": None},
-            "cmds": {"chronyc_sources": sources, "timedatectl_ntp": (1, "", "System has not been booted with systemd\n")}}
+NO_DROPINS = (2, "", "grep: /etc/chrony/conf.d: No such file or directory\n")
+TIMESYNCD = "/etc/systemd/timesyncd.conf"
+# Debian 12's timesyncd.conf: "Entries in this file show the compile time defaults"
+TIMESYNCD_DEBIAN = ("[Time]\n#NTP=\n#FallbackNTP=0.debian.pool.ntp.org 1.debian.pool.ntp.org 2.debian.pool.ntp.org "
+                    "3.debian.pool.ntp.org\n#PollIntervalMaxSec=2048\n")
+
+
+def chrony(conf, sources, dropins=NO_DROPINS) -> dict:
+    return {"files": {"/etc/chrony/chrony.conf": conf, "/etc/chrony.conf": None, TIMESYNCD: TIMESYNCD_DEBIAN},
+            "cmds": {"chronyc_sources": sources, "timedatectl_ntp": (1, "", "System has not been booted with systemd\n"),
+                     "time_sources_d": dropins}}
+
+
+def timesyncd(conf=TIMESYNCD_DEBIAN, dropins=NO_DROPINS, synced="NTPSynchronized=yes\n") -> dict:
+    return {"files": {"/etc/chrony/chrony.conf": None, "/etc/chrony.conf": None, TIMESYNCD: conf},
+            "cmds": {"chronyc_sources": (127, "", "sh: 1: chronyc: not found\n"), "timedatectl_ntp": synced,
+                     "time_sources_d": dropins}}
 
 
 CASES: dict = {
@@ -84,3 +98,18 @@ CASES: dict = {
 }
 
 NOT_APPLICABLE: dict = {}
+
+# Debian 12's chrony.conf takes its sources from sources.d; systemd-timesyncd, Debian's default
+# client, from NTP= of its drop-ins, else its built-in fallback list
+DEBIAN_CHRONY = "confdir /etc/chrony/conf.d\nsourcedir /run/chrony-dhcp\nsourcedir /etc/chrony/sources.d\n"
+EXTRA_CASES: dict = {
+    "LOG-012": [
+        (chrony(DEBIAN_CHRONY, SOURCES_OK, "/etc/chrony/sources.d/site.sources:1:server time.cloudflare.com iburst\n"),
+         "pass"),
+        (chrony(DEBIAN_CHRONY, SOURCES_OK, "/etc/chrony/sources.d/site.sources:1:server 10.9.9.9 iburst\n"
+                                           "/etc/chrony/other/x.sources:1:server time.cloudflare.com\n"), "fail"),
+        (timesyncd(), "pass"),
+        (timesyncd(dropins="/etc/systemd/timesyncd.conf.d/site.conf:1:[Time]\n"
+                           "/etc/systemd/timesyncd.conf.d/site.conf:2:NTP=10.9.9.9\n"), "fail"),
+    ],
+}

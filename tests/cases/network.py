@@ -76,6 +76,10 @@ def headless(*devices):
 
 VNC_ANY = "<graphics type='vnc' port='-1' autoport='yes'{}><listen type='address' address='0.0.0.0'/></graphics>"
 SPICE_ANY = "<graphics type='spice' autoport='yes'{}><listen type='address' address='0.0.0.0'/></graphics>"
+VNC_AT = "<graphics type='vnc' port='-1' autoport='yes' listen='{0}'><listen type='address' address='{0}'/></graphics>"
+TCP_SERIAL = ("<serial type='tcp'><source mode='bind' host='0.0.0.0' service='4555'{}/>"
+              "<protocol type='raw'/><target port='0'/></serial>")
+ON_GROUP = "<interface type='network'><source network='lan'{}/><model type='virtio'/></interface>"
 STORED = "/etc/libvirt/qemu/vm1.xml"
 BR_VLAN = "<interface type='bridge'><source bridge='br0'/><vlan><tag id='10'/></vlan><model type='virtio'/></interface>"
 BR_PLAIN = "<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>"
@@ -109,6 +113,14 @@ CASES: dict = {
     "NET-007": ({**vm(VNC_ANY.format("")), **qconf(""),
                  "files": {QCONF: "", STORED: domain(VNC_ANY.format(" passwd='[REDACTED]'"))}},
                 {**vm(VNC_ANY.format("")), "files": {QCONF: "", STORED: domain(VNC_ANY.format(""))}}),
+    # NET-005, NET-008: the listen address in effect for the VM (its own, else qemu.conf's)
+    "NET-005": (vm(VNC_AT.format("127.0.0.1")),
+                {**vm("<graphics type='vnc' port='-1' autoport='yes'/>"), **qconf('vnc_listen = "0.0.0.0"\n')}),
+    "NET-008": ({**vm(VNC_AT.format("0.0.0.0")), **qconf("vnc_tls = 1\ndefault_tls_x509_verify = 1\n")},
+                {**vm(VNC_AT.format("0.0.0.0")), **qconf("")}),     # qemu.conf keeps loopback: the VM does not
+    # NET-022: a TCP chardev's TLS is its own tls=, else qemu.conf chardev_tls (default 0)
+    "NET-022": ({**vm(TCP_SERIAL.format("")), **qconf("chardev_tls = 1\n")},    # TLS from qemu.conf
+                {**vm(TCP_SERIAL.format(" tls='no'")), **qconf("chardev_tls = 1\n")}),  # its own tls='no'
     "NET-009": ({**vm(SPICE_ANY.format(" defaultMode='secure'")), **qconf("spice_tls = 1\n")},
                 {**vm(SPICE_ANY.format("")), **qconf("")}),
     "NET-011": ({"cmds": networks(net_xml("default"), rows=[("default", "active", "no")])},
@@ -151,3 +163,33 @@ CASES.update({
                              "b": guest("b", "globex", devices=[nic()])}}),
 })
 NOT_APPLICABLE.update({"NET-016": {"domains": {"a": guest("a", "acme")}}})
+
+# OpenStack: the tenant is nova's project, with no tag of the site's own
+from tests.guests import nova  # noqa: E402
+
+ACME, GLOBEX = ("acme", "2f6e1c1a-94a3-4f3c-8f0e-3c1e9a7d5b10"), ("globex", "9d0b7e52-1f7e-4c8b-a7c2-5e6f4a3b2c1d")
+EXTRA_CASES: dict = {
+    # vnc_auto_unix_socket takes preference over vnc_listen; the VM's own address is local
+    "NET-008": [({**vm(VNC_AT.format("127.0.0.1")),
+                  **qconf('vnc_listen = "0.0.0.0"\nvnc_auto_unix_socket = 1\n')}, "pass"),
+                # the VM inherits qemu.conf's public vnc_listen, with TLS but no client verification
+                ({**vm("<graphics type='vnc' port='-1' autoport='yes'/>"),
+                  **qconf('vnc_listen = "0.0.0.0"\nvnc_tls = 1\n')}, "fail")],
+    "NET-022": [(vm("<serial type='pty'><target port='0'/></serial>"), "pass"),   # no qemu.conf needed
+                (vm(TCP_SERIAL.format(" tls='yes'")), "pass"),
+                ({**vm(TCP_SERIAL.format("")), **qconf("")}, "fail"),            # chardev_tls unset: cleartext
+                (vm("<serial type='udp'><source mode='connect' host='192.0.2.1' service='514'/>"
+                    "<target port='0'/></serial>"), "fail")],
+    # formatnetwork.rst 'Portgroups': a portgroup's trustGuestRxFilters overrides the
+    # network's, and the interface's own overrides the portgroup's
+    "NET-017": [({**vm(ON_GROUP.format("")), "cmds": networks(net_xml("lan", attrs=" trustGuestRxFilters='yes'",
+                  extra="  <portgroup name='safe' default='yes' trustGuestRxFilters='no'/>\n"))}, "pass"),
+                ({**vm(ON_GROUP.format(" portgroup='trusting'")), "cmds": networks(net_xml(
+                  "lan", extra="  <portgroup name='trusting' trustGuestRxFilters='yes'/>\n"))}, "fail")],
+    "NET-005": [({**vm("<graphics type='vnc' port='-1'><listen type='address'/></graphics>"),
+                  **qconf('vnc_listen = "0.0.0.0"\nvnc_auto_unix_socket = 1\n')}, "pass")],
+    "NET-016": [({"domains": {"a": guest("a", devices=[nic()], top=nova(*ACME)),
+                              "b": guest("b", devices=[nic()], top=nova(*ACME))}}, "pass"),
+                ({"domains": {"a": guest("a", devices=[nic()], top=nova(*ACME)),
+                              "b": guest("b", devices=[nic()], top=nova(*GLOBEX))}}, "fail")],
+}

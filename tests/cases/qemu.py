@@ -100,7 +100,19 @@ def bridge(stat_lines: str, conf) -> dict:
     return {"cmds": {"bridge_helper_stat": stat_lines}, "files": {"/etc/qemu/bridge.conf": conf}}
 
 
+def dump_core(value: str, **more) -> dict:
+    """vm1 with its own <memory dumpCore=...> (formatdomain.rst 'Memory Allocation')."""
+    return {"domains": {"vm1": domain().replace("<memory unit='KiB'>", f"<memory unit='KiB' dumpCore='{value}'>")},
+            **more}
+
+
+DAC_ROOT = "  <seclabel type='static' model='dac' relabel='yes'><label>+0:+0</label></seclabel>\n"
+
+
 CASES: dict = {
+    # QEMU-002, QEMU-010: what is in effect for the VM, its own setting before qemu.conf's
+    "QEMU-002": (running(uid=64055), vm(top=DAC_ROOT)),           # a stopped guest's own DAC label: root
+    "QEMU-010": ({**vm(), **qconf("max_core = 0\n")}, {**dump_core("on"), **qconf("")}),
     "QEMU-004": (qconf(""), qconf('security_driver = "none"\n')),
     "QEMU-005": (qconf("security_require_confined = 1\n"), qconf("security_default_confined = 0\n")),
     "QEMU-007": ({**with_conf(running()), "cmds": ns("mnt:[4026532405]")},
@@ -131,4 +143,14 @@ NOT_APPLICABLE: dict = {
     "QEMU-007": with_conf({"domains": {"vm1": domain()}}),          # defined, not running
     "QEMU-020": vm(disk("/var/lib/libvirt/images/vm1.qcow2")),       # no backing file
     "QEMU-021": {"domains": {"vm1": domain()}},
+}
+
+EXTRA_CASES: dict = {
+    "QEMU-002": [(with_conf(vm()), "pass"),                                   # stopped: qemu.conf's default user
+                 (with_conf(vm(), 'user = "+0"\n'), "fail"),                  # stopped: qemu.conf's root
+                 ({**running(uid=64055), "domains": {"vm1": domain(top=DAC_ROOT)}}, "fail")],  # next start as root
+    "QEMU-010": [(dump_core("off", **qconf("dump_guest_core = 1\n")), "pass"),  # the domain's off wins
+                 ({**vm(), **qconf("dump_guest_core = 1\n")}, "fail"),         # inherits qemu.conf's on
+                 # runs with dump-guest-core=on (started before qemu.conf changed) though now off
+                 (with_conf(running(args=("-machine", "pc-q35-7.2,usb=off,dump-guest-core=on"))), "fail")],
 }

@@ -226,22 +226,25 @@ def test_a_tampered_bundle_is_not_replayed(bundled, tmp_path):
 
 
 def test_drift_after_a_real_config_change_on_one_lab_host(lab, tmp_path):
-    """default gains a backup manifest (/etc/hvconform/backup-paths, a file only the
-    audit reads): exactly BKP-001 on default changes; then it loses it again, and
-    --fail-on new-failures turns that, and only that, into a failing exit."""
-    manifest = ROOT / "lab" / "state" / "hosts" / "default" / "tree" / "etc" / "hvconform" / "backup-paths"
-    assert DEFAULTS["backup_manifest"] == "/etc/hvconform/backup-paths"
-    assert not manifest.exists(), f"{manifest} is left over from an earlier run"
+    """default gains a borgmatic configuration covering the required paths (its own
+    /etc/borgmatic, bound from its tree), with a local repository and no passphrase:
+    exactly BKP-001 on default changes (BKP-003, -005, -006 fail before and after, for
+    other reasons); then it loses it again, and --fail-on new-failures turns that, and
+    only that, into a failing exit."""
+    config = ROOT / "lab" / "state" / "hosts" / "default" / "tree" / "etc" / "borgmatic" / "config.yaml"
+    assert not config.exists(), f"{config} is left over from an earlier run"
     common = (f"--inventory={LAB_INVENTORY}", "--limit=default")
     with lab_lock(fcntl.LOCK_EX):
         try:
             proc1, run1 = run_suite(*common, reports_dir=tmp_path)
             assert proc1.returncode == 1, proc1.stdout[-3000:]
-            manifest.write_text("".join(p + "\n" for p in DEFAULTS["backup_required_paths"]))
+            config.write_text("location:\n    source_directories:\n"
+                              + "".join(f"        - {p}\n" for p in DEFAULTS["backup_required_paths"])
+                              + "    repositories:\n        - /var/backups/borg\n")
             proc2, run2 = run_suite(*common, f"--baseline={run1 / 'bundle.tar.gz'}",
                                     "--fail-on=new-failures", reports_dir=tmp_path)
         finally:
-            manifest.unlink(missing_ok=True)
+            config.unlink(missing_ok=True)
         proc3, run3 = run_suite(*common, f"--baseline={run2 / 'bundle.tar.gz'}",
                                 "--fail-on=new-failures", reports_dir=tmp_path)
     fixed = results(run2)["drift"]
@@ -249,10 +252,12 @@ def test_drift_after_a_real_config_change_on_one_lab_host(lab, tmp_path):
     assert fixed["baseline_run"] == run1.name and fixed["new_failures"] == 0
     assert [(c["control"], c["host"], c["vm"], c["before"], c["after"]) for c in fixed["changes"]] == [
         ("BKP-001", "default", None, "fail", "pass")]
-    [evidence] = fixed["changes"][0]["evidence"]
-    assert evidence["source"] == "cat -- /etc/hvconform/backup-paths"
-    assert evidence["before_sha256"] != evidence["after_sha256"]
-    assert "No such file" in evidence["before_excerpt"] and "/etc/libvirt" in evidence["after_excerpt"]
+    evidence = fixed["changes"][0]["evidence"]
+    [gone] = [e for e in evidence if e["after_sha256"] is None]     # the site-file fallback, no longer read
+    [came] = [e for e in evidence if e["before_sha256"] is None]    # borgmatic's own configuration
+    assert gone["source"] == "cat -- /etc/hvconform/backup-paths" and "No such file" in gone["before_excerpt"]
+    assert came["source"].startswith("for f in /etc/borgmatic/config.yaml")
+    assert "/etc/borgmatic/config.yaml:3: - /etc/libvirt" in came["after_excerpt"]
     assert "BKP-001 on default: fail -> pass" in proc2.stdout
 
     broken = results(run3)["drift"]

@@ -43,10 +43,23 @@ def test_two_or_more_guests_really_run_on_weak(lab_audit):
     assert {"weak-guest", "weak-tenant-a", "weak-tenant-b"} <= running
 
 
+NOVA_PROJECT = "2f6e1c1a-94a3-4f3c-8f0e-3c1e9a7d5b10"   # lab/domains/weak/weak-tenant-a.xml
+
+
 def test_iso005_tenants_on_smt_siblings(results):
     rec = finding(results, "ISO-005", "weak/weak-tenant-a", "weak/weak-tenant-b")
     assert "core {0,1}" in rec["actual"] and "SMT on" in rec["actual"]
     assert rec["host"] == "weak"
+
+
+def test_an_openstack_instance_takes_its_tenant_and_level_from_nova(results):
+    """weak-tenant-a carries nova's metadata only: its tenant is its project, its level the
+    inventory's mapping of its flavor; the findings name the project."""
+    rec = finding(results, "ISO-005", "weak/weak-tenant-a", "weak/weak-tenant-b")
+    assert f"weak/weak-tenant-a (tenant acme (nova project {NOVA_PROJECT}), level low (nova flavor m1.tiny, " \
+           "policy))" in rec["actual"]
+    rec = finding(results, "NET-016", "weak/weak-tenant-a", "weak/weak-tenant-b")
+    assert "weak/weak-tenant-a (tenant acme" in rec["actual"]
 
 
 def test_iso015_mixed_security_levels(results):
@@ -79,6 +92,24 @@ def test_net016_tenants_on_one_bridge(results):
 def test_vnc_on_all_addresses_is_net005(results):
     [rec] = [r for r in records(results, "NET-005", "weak", "fail") if r["vm"] == "weak-tenant-b"]
     assert "0.0.0.0" in rec["actual"]
+
+
+def test_a_vms_own_setting_overrides_weaks_qemu_conf(lab_audit, results):
+    # weak's qemu.conf keeps VNC on loopback and guest RAM out of dumps; its guests
+    # override both (lab/hosts/weak/qemu.conf.add, lab/domains/weak/*.xml)
+    _, run_dir, _ = lab_audit
+    snap = json.loads((run_dir / "snapshots" / "weak.json").read_text())
+    qconf = snap["artifacts"]["file:/etc/libvirt/qemu.conf"]["stdout"]
+    assert not [line for line in qconf.splitlines() if line.startswith(("vnc_listen", "dump_guest_core"))]
+    [net008] = records(results, "NET-008", "weak")
+    assert net008["status"] == "fail" and "weak-legacy: VNC on 0.0.0.0" in net008["actual"]
+    assert "weak-tenant-b: VNC on 0.0.0.0" in net008["actual"] and "qemu.conf vnc_listen =" not in net008["actual"]
+    dumps = {r["vm"] for r in records(results, "QEMU-010", "weak", "fail")}
+    assert dumps == {"weak-guest", "weak-legacy"}
+    [guest] = [r for r in records(results, "QEMU-010", "weak") if r["vm"] == "weak-guest"]
+    assert "its <memory dumpCore='on'>" in guest["actual"] and "running QEMU has dump-guest-core=on" in guest["actual"]
+    [spice] = [r for r in records(results, "NET-005", "weak", "fail") if r["vm"] == "weak-spice"]
+    assert "spice on 0.0.0.0 (qemu.conf spice_listen)" in spice["actual"]
 
 
 @pytest.mark.parametrize("control", ["ISO-005", "ISO-015", "ISO-016", "ISO-023", "NET-016"])

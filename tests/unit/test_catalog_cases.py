@@ -29,8 +29,6 @@ LEGACY = {
                                              "<secmodel><model>dac</model></secmodel>")},
                  {"capabilities": CAPS.format("<secmodel><model>none</model></secmodel>"
                                              "<secmodel><model>dac</model></secmodel>")}),
-    "KMAC-005": (vm(top="  <seclabel type='dynamic' model='selinux' relabel='yes'/>\n"),
-                 vm(top="  <seclabel type='none'/>\n")),
     "KMAC-010": (sysctls({"kernel.kptr_restrict": 1}), sysctls({"kernel.kptr_restrict": 0})),
     "KMAC-011": (sysctls({"kernel.randomize_va_space": 2}), sysctls({"kernel.randomize_va_space": 0})),
     "KMAC-012": (sysctls({"kernel.dmesg_restrict": 1, "kernel.perf_event_paranoid": 2}),
@@ -41,10 +39,8 @@ LEGACY = {
                  sysctls({"fs.protected_symlinks": 0, "fs.protected_hardlinks": 0})),
 
     "QEMU-001": (qconf((DATA / "debian12-qemu.conf").read_text()), qconf('user = "root"\ngroup = "root"\n')),
-    "QEMU-002": (running(uid=64055), running(uid=0)),
     "QEMU-003": (running(), running(capeff="000001ffffffffff")),
     "QEMU-006": (running(seccomp=2), running(seccomp=0)),
-    "QEMU-010": (qconf("max_core = 0\n"), qconf("dump_guest_core = 1\n")),
     "QEMU-013": (vm(attrs=QEMU_NS),
                  vm(attrs=QEMU_NS, top="  <qemu:commandline><qemu:arg value='-s'/></qemu:commandline>\n")),
     "QEMU-014": (running(), running(args=("-gdb", "tcp:127.0.0.1:1234"))),
@@ -80,20 +76,11 @@ LEGACY = {
                 vm("<redirdev bus='usb' type='spicevmc'/>")),
 
     "NET-004": (qconf(""), qconf('vnc_listen = "0.0.0.0"\n')),
-    "NET-005": (vm("<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'>"
-                   "<listen type='address' address='127.0.0.1'/></graphics>"),
-                vm("<graphics type='vnc' port='-1' autoport='yes' listen='0.0.0.0'>"
-                   "<listen type='address' address='0.0.0.0'/></graphics>")),
-    "NET-008": (qconf('vnc_listen = "0.0.0.0"\nvnc_tls = 1\ndefault_tls_x509_verify = 1\n'),
-                qconf('vnc_listen = "0.0.0.0"\nvnc_tls = 1\nvnc_tls_x509_verify = 0\ndefault_tls_x509_verify = 1\n')),
     "NET-010": (vm("<graphics type='vnc' port='-1' autoport='yes'/>"),
                 vm("<graphics type='vnc' port='-1' autoport='yes' websocket='5700'/>")),
     "NET-015": (vm("<interface type='network'><source network='default'/>"
                    "<filterref filter='clean-traffic'/></interface>"),
                 vm("<interface type='bridge'><source bridge='br0'/><model type='virtio'/></interface>")),
-    "NET-022": (vm("<serial type='pty'><target port='0'/></serial>"),
-                vm("<serial type='tcp'><source mode='bind' host='0.0.0.0' service='4555'/>"
-                   "<protocol type='telnet'/><target port='0'/></serial>")),
 
     "LOG-001": ({"ps": PS_AUDITD, **cmdline("ro audit=1 audit_backlog_limit=8192")},
                 {"ps": PS_PLAIN, **cmdline("ro quiet")}),
@@ -104,10 +91,7 @@ LEGACY = {
                       {"/var/log": "755 root root directory", "/var/log/audit": None}),
                 stats("755 root root directory", LOG_DIRS + ["/var/log"], {"/var/log/audit": None})),
 
-    "BKP-001": ({"files": {MANIFEST: "/etc\n/var/lib/libvirt\n"}}, {"files": {MANIFEST: "/home\n"}}),
     "BKP-002": ({**vm(), "files": {EXPORT: domain()}}, {**vm(), "files": {EXPORT: None}}),
-    "BKP-003": ({"files": {BACKUP_STATUS: "2025-06-01T02:00:00+00:00\n"}},
-                {"files": {BACKUP_STATUS: "2025-05-01T02:00:00+00:00\n"}}),
     "BKP-010": (stats("700 libvirt-qemu libvirt-qemu directory", SAVE_DIRS, {"/var/lib/libvirt/qemu/dump": None}),
                 stats("755 root root directory", SAVE_DIRS, {"/var/lib/libvirt/qemu/dump": None})),
     "BKP-011": (stats(None, [], {"/var/lib/libvirt/qemu/nvram": "700 libvirt-qemu libvirt-qemu directory",
@@ -137,7 +121,6 @@ LEGACY = {
 # Kinds that have a not_applicable verdict, one control each, on a snapshot that shows it.
 LEGACY_NOT_APPLICABLE = {
     "QEMU-001": {"files": {QCONF: None}},
-    "QEMU-002": {"domains": {"vm1": domain()}},                      # defined, not running
     "LOG-002": {"files": {DCONF: None, "/etc/libvirt/virtqemud.conf": None}},  # no libvirt here
     "CRY-005": stats(None, TLS_KEYS),                                  # no TLS set up at all
     "HOST-009": {"sshd": (127, "", "sh: 1: sshd: not found\n")},

@@ -192,3 +192,19 @@ def test_lockdown_and_kexec_rows_read_missing_kernel_features_honestly():
     assert lockdown.status == v.FAIL            # no lockdown LSM, no module signing
     kexec = engine.judge(cat.by_id("KMAC-015"), snap(files={"/proc/sys/kernel/kexec_load_disabled": None}))
     assert kexec.status == v.PASS               # a kernel without kexec cannot kexec
+
+
+# ---- KMAC-005: the label in effect, the domain's own before the host's default (issue 10)
+
+def test_kmac005_a_vm_without_a_label_needs_the_hosts_default_and_says_which():
+    from hvconform.judge.functions.mac_labels import dynamic_mac_label as check
+    from tests.cases.kernel_mac import CAPS_SELINUX, mac_default
+    from hvconform.inputs.policy import DEFAULTS
+    verdict = check(snap(**mac_default("")), "vm1", DEFAULTS)
+    assert verdict.status == v.PASS and verdict.actual == "dynamic selinux label by default"
+    assert any("security_default_confined = unset (default 1)" in e.excerpt for e in verdict.evidence)
+    no_caps = snap(**{**mac_default(""), "capabilities": None})
+    assert check(no_caps, "vm1", DEFAULTS).status == v.ERROR          # the default is unknown
+    own = snap(domains={"vm1": domain(top="  <seclabel type='dynamic' model='apparmor' relabel='yes'/>\n")})
+    assert check(own, "vm1", DEFAULTS).status == v.PASS               # its own label: no host facts needed
+    assert CAPS_SELINUX in snap(**mac_default("")).get("cmd:virsh_capabilities").stdout

@@ -6,7 +6,9 @@ import pytest
 from hvconform.model import verdict as v
 from hvconform.judge.kinds import function as function_kind
 from hvconform.judge.functions import logging_audit, logging_forwarding
-from tests.cases.logging import AUDITD_OK, DF, JOURNALD, SOURCES_OK, journald
+from hvconform.judge.read import time_sources
+from tests.cases.logging import (AUDITD_OK, DF, JOURNALD, NO_DROPINS, SOURCES_OK, TIMESYNCD, TIMESYNCD_DEBIAN, journald,
+                                timesyncd)
 from tests.snapshots import snap
 
 
@@ -100,16 +102,40 @@ def test_a_journal_collector_fails_even_when_forwarding():
 
 
 def test_time_from_timedatectl_when_chrony_is_absent():
-    s = snap(files={"/etc/chrony.conf": "server time.cloudflare.com iburst\n", "/etc/chrony/chrony.conf": None},
+    s = snap(files={"/etc/chrony.conf": "server time.cloudflare.com iburst\n", "/etc/chrony/chrony.conf": None,
+                    TIMESYNCD: None},
              cmds={"chronyc_sources": (127, "", "sh: 1: chronyc: not found\n"),
-                   "timedatectl_ntp": "NTPSynchronized=yes\n"})
+                   "timedatectl_ntp": "NTPSynchronized=yes\n", "time_sources_d": NO_DROPINS})
     assert judge("time_synchronised", s).status == v.PASS
 
 
 def test_unapproved_time_source_fails_even_when_synchronised():
-    s = snap(files={"/etc/chrony.conf": None, "/etc/chrony/chrony.conf": "server 10.1.1.1 iburst\n"},
-             cmds={"chronyc_sources": SOURCES_OK, "timedatectl_ntp": (1, "", "")})
+    s = snap(files={"/etc/chrony.conf": None, "/etc/chrony/chrony.conf": "server 10.1.1.1 iburst\n",
+                    TIMESYNCD: None},
+             cmds={"chronyc_sources": SOURCES_OK, "timedatectl_ntp": (1, "", ""), "time_sources_d": NO_DROPINS})
     assert "no approved time source" in judge("time_synchronised", s).reason
+
+
+def test_timesyncd_drop_ins_override_in_order_and_an_empty_assignment_resets():
+    def sources(conf, dropins=""):
+        return [(x.kind, x.name, x.where) for x in time_sources.timesyncd_sources(conf, time_sources.dropins(dropins))[0]]
+    assert sources(TIMESYNCD_DEBIAN)[0] == ("FallbackNTP", "0.debian.pool.ntp.org", "/etc/systemd/timesyncd.conf:3")
+    site = ("/usr/lib/systemd/timesyncd.conf.d/a.conf:1:[Time]\n/usr/lib/systemd/timesyncd.conf.d/a.conf:2:NTP=old\n"
+            "/etc/systemd/timesyncd.conf.d/b.conf:1:[Time]\n/etc/systemd/timesyncd.conf.d/b.conf:2:NTP=new.example\n")
+    assert sources(TIMESYNCD_DEBIAN, site) == [("NTP", "new.example", "/etc/systemd/timesyncd.conf.d/b.conf:2")]
+    reset = site + "/etc/systemd/timesyncd.conf.d/c.conf:1:[Time]\n/etc/systemd/timesyncd.conf.d/c.conf:2:NTP=\n"
+    assert sources(TIMESYNCD_DEBIAN, reset)[0][0] == "FallbackNTP"
+    slow = "[Time]\nNTP=time.cloudflare.com\nPollIntervalMaxSec=262144\n"
+    verdict = judge("time_synchronised", snap(**timesyncd(conf=slow)))
+    assert verdict.status == v.FAIL and "maxpoll > 16" in verdict.reason
+
+
+def test_chrony_reads_only_the_directories_chrony_conf_names():
+    extra = time_sources.dropins("/etc/chrony/sources.d/a.sources:3:pool pool.ntp.org iburst maxpoll 10\n"
+                                 "/etc/chrony/sources.d/b.conf:1:server ignored.example\n"
+                                 "/etc/chrony/conf.d/c.conf:2:server conf.example\n")
+    found = time_sources.chrony_sources("/etc/chrony/chrony.conf", "sourcedir /etc/chrony/sources.d\n", extra)
+    assert [(s.name, s.where, s.maxpoll) for s in found] == [("pool.ntp.org", "/etc/chrony/sources.d/a.sources:3", 10)]
 
 
 def test_exporter_on_the_monitoring_network_passes():

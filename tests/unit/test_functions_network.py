@@ -192,3 +192,86 @@ def test_migration_wildcard_and_wide_port_range_fail():
     assert "migration ports" in judge("migration_network", snap(files={QCONF: wide}, policy=policy)).reason
     anyaddr = 'migration_address = "0.0.0.0"\n'
     assert judge("migration_network", snap(files={QCONF: anyaddr}, policy=policy)).status == v.FAIL
+
+
+# ---- NET-005, NET-008: what each VM's console really listens on (issue 10) -----------
+# A domain's own <listen address=...> overrides qemu.conf; <listen type='address'/> or no
+# <listen> takes qemu.conf's <type>_listen (formatdomain.rst 'Graphical framebuffers';
+# qemu.conf.in vnc_listen, vnc_auto_unix_socket).
+
+VNC_OWN = "<graphics type='vnc' port='-1' autoport='yes'><listen type='address' address='{}'/></graphics>"
+VNC_BARE = "<graphics type='vnc' port='-1' autoport='yes'/>"
+
+
+def test_net008_a_vms_own_listen_on_all_addresses_needs_tls_though_qemu_conf_keeps_loopback():
+    s = snap(domains={"vm1": domain(VNC_OWN.format("0.0.0.0")), "vm2": domain(name="vm2")}, files={QCONF: ""})
+    verdict = judge("vnc_tls_verified", s)
+    assert verdict.status == v.FAIL and verdict.reason.startswith("domain vm1: ")
+    assert verdict.actual == "vm1: VNC on 0.0.0.0 without TLS (vnc_tls = 0 (default))"
+    assert any('address="0.0.0.0"' in e.excerpt for e in verdict.evidence)
+    s = snap(domains={"vm1": domain(VNC_OWN.format("0.0.0.0"))}, files={QCONF: "vnc_tls = 1\n"})
+    assert "without client certificate verification" in judge("vnc_tls_verified", s).actual
+    s = snap(domains={"vm1": domain(VNC_OWN.format("0.0.0.0"))},
+             files={QCONF: "vnc_tls = 1\nvnc_tls_x509_verify = 1\n"})
+    assert judge("vnc_tls_verified", s).status == v.PASS
+
+
+def test_net008_qemu_conf_vnc_listen_counts_for_vms_without_an_address_and_by_itself():
+    s = snap(domains={"vm1": domain(VNC_BARE)}, files={QCONF: 'vnc_listen = "0.0.0.0"\n'})
+    verdict = judge("vnc_tls_verified", s)
+    assert verdict.status == v.FAIL and "vm1: VNC on 0.0.0.0 (qemu.conf vnc_listen)" in verdict.actual
+    assert judge("vnc_tls_verified", snap(files={QCONF: 'vnc_listen = "0.0.0.0"\n'})).status == v.FAIL
+    s = snap(domains={"vm1": domain(VNC_BARE)}, files={QCONF: 'vnc_listen = "0.0.0.0"\nvnc_auto_unix_socket = 1\n'})
+    assert judge("vnc_tls_verified", s).status == v.PASS        # a UNIX socket instead
+
+
+def test_net008_a_running_vm_is_judged_on_its_live_listen_too():
+    s = snap(domains={"vm1": domain(VNC_OWN.format("127.0.0.1"))}, running={"vm1"},
+             live={"vm1": domain(VNC_OWN.format("0.0.0.0"))}, files={QCONF: ""})
+    verdict = judge("vnc_tls_verified", s)
+    assert verdict.status == v.FAIL and "vm1: VNC on 0.0.0.0 (running)" in verdict.actual
+
+
+def test_net008_local_consoles_pass_and_an_unreadable_domain_is_an_error():
+    sock = "<graphics type='vnc' socket='/run/libvirt/qemu/vm1.sock'><listen type='address' address='0.0.0.0'/></graphics>"
+    s = snap(domains={"vm1": domain(VNC_OWN.format("127.0.0.1"), sock)}, files={QCONF: ""})
+    assert judge("vnc_tls_verified", s).status == v.PASS       # socket= wins over every <listen>
+    s = snap(domains={"vm1": "<domain"}, files={QCONF: ""})
+    verdict = judge("vnc_tls_verified", s)
+    assert verdict.status == v.ERROR and "vm1" in verdict.reason
+
+
+def test_net005_a_console_without_its_own_address_takes_qemu_conf_listen():
+    spice = "<graphics type='spice' autoport='yes'><listen type='address'/></graphics>"
+    s = snap(domains={"vm1": domain(spice)}, files={QCONF: 'spice_listen = "0.0.0.0"\n'})
+    verdict = judge("console_listen_local", s, "vm1")
+    assert verdict.status == v.FAIL and "spice on 0.0.0.0 (qemu.conf spice_listen)" in verdict.actual
+    s = snap(domains={"vm1": domain(spice)}, files={QCONF: 'spice_listen = "0.0.0.0"\nspice_auto_unix_socket = 1\n'})
+    assert judge("console_listen_local", s, "vm1").status == v.PASS
+    assert judge("console_listen_local", snap(domains={"vm1": domain(spice)}, files={QCONF: ""}), "vm1").status \
+        == v.PASS
+
+
+def test_net005_own_addresses_decide_without_qemu_conf_and_a_network_listen_is_not_local():
+    assert judge("console_listen_local", snap(domains={"vm1": domain(VNC_OWN.format("::1"))}), "vm1").status \
+        == v.PASS
+    net = "<graphics type='vnc' port='-1'><listen type='network' network='default'/></graphics>"
+    verdict = judge("console_listen_local", snap(domains={"vm1": domain(net)}), "vm1")
+    assert verdict.status == v.FAIL and "network default" in verdict.actual
+    bare = judge("console_listen_local", snap(domains={"vm1": domain(VNC_BARE)}), "vm1")
+    assert bare.status == v.ERROR and QCONF in bare.reason          # qemu.conf decides, and was not collected
+
+
+def test_what_the_domain_settles_alone_still_fails_when_qemu_conf_is_unreadable():
+    denied = (1, "", f"cat: {QCONF}: Permission denied\n")
+    net = "<graphics type='vnc' port='-1'><listen type='address' address='0.0.0.0'/></graphics>"
+    s = snap(domains={"vm1": domain(net, VNC_BARE)}, files={QCONF: denied})
+    verdict = judge("console_listen_local", s, "vm1")
+    assert verdict.status == v.FAIL and "vnc on 0.0.0.0" in verdict.actual and "not judged" in verdict.actual
+    s = snap(domains={"vm1": domain(VNC_BARE)}, files={QCONF: denied})
+    assert judge("console_listen_local", s, "vm1").status == v.ERROR
+    udp = "<serial type='udp'><source mode='connect' host='192.0.2.1' service='514'/></serial>"
+    tcp = "<serial type='tcp'><source mode='connect' host='192.0.2.1' service='5555'/></serial>"
+    verdict = judge("network_chardevs_tls", snap(domains={"vm1": domain(udp, tcp)}), "vm1")
+    assert verdict.status == v.FAIL and "serial udp" in verdict.actual and "tcp devices without tls=" in verdict.actual
+    assert judge("network_chardevs_tls", snap(domains={"vm1": domain(tcp)}), "vm1").status == v.ERROR

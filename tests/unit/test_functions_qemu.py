@@ -96,3 +96,32 @@ def test_running_vm_chain_comes_from_the_live_xml():
 def test_namespaces_off_fails_even_for_a_stopped_vm():
     s = snap(**with_conf({"domains": {"vm1": domain()}}, "namespaces = []\n"))
     assert q.private_mount_namespace(s, "vm1", DEFAULTS).status == v.FAIL
+
+
+# ---- QEMU-002, QEMU-010: a domain's own setting before qemu.conf's (issue 10) ----------
+
+def test_dump_guest_core_is_read_from_the_machine_option_only():
+    from hvconform.judge.functions.qemu_overrides import _machine_dump_guest_core
+    assert _machine_dump_guest_core(["-machine", "pc-q35-7.2,usb=off,dump-guest-core=off,mem-merge=off"]) == "off"
+    assert _machine_dump_guest_core(["-name", "guest=dump-guest-core=on", "-machine", "pc"]) is None
+    assert _machine_dump_guest_core(["-machine"]) is None
+
+
+def test_a_vms_own_dump_core_wins_over_qemu_conf_in_both_directions():
+    from hvconform.judge.functions.qemu_overrides import guest_ram_out_of_core_dumps as check
+    on = domain().replace("<memory unit='KiB'>", "<memory unit='KiB' dumpCore='on'>")
+    verdict = check(snap(domains={"vm1": on}), "vm1", DEFAULTS)          # qemu.conf not needed
+    assert verdict.status == v.FAIL and "its <memory dumpCore='on'>" in verdict.reason
+    verdict = check(snap(domains={"vm1": domain()}, files={"/etc/libvirt/qemu.conf": "dump_guest_core = 1\n"}),
+                    "vm1", DEFAULTS)
+    assert verdict.status == v.FAIL and "qemu.conf dump_guest_core = 1" in verdict.reason
+    assert check(snap(domains={"vm1": domain()}), "vm1", DEFAULTS).status == v.ERROR   # qemu.conf decides
+
+
+def test_a_dac_label_of_root_in_any_spelling_is_root():
+    from hvconform.judge.functions.qemu_overrides import qemu_not_root as check
+    for label in ("root:root", "+0:+0", "qemu:root", "0:107"):
+        top = f"  <seclabel type='static' model='dac' relabel='yes'><label>{label}</label></seclabel>\n"
+        assert check(snap(domains={"vm1": domain(top=top)}), "vm1", DEFAULTS).status == v.FAIL, label
+    top = "  <seclabel type='static' model='dac' relabel='yes'><label>+107:+107</label></seclabel>\n"
+    assert check(snap(domains={"vm1": domain(top=top)}), "vm1", DEFAULTS).status == v.PASS

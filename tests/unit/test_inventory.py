@@ -120,8 +120,11 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
     for name in ("hvaudit_ed25519", "hvaudit_known_hosts"):
         (tmp_path / ".ssh" / name).write_text("x\n")
     inv = load(ROOT / "inventories" / "site.example.yaml")
-    bastion, hv_a, hv_b = inv.hosts
+    bastion, hv_a, hv_b, hv_c = inv.hosts
     assert (bastion.ssh.jump_host, hv_a.ssh.jump_host, hv_b.ssh.port) == (None, "bastion", 2222)
+    assert (hv_c.connection, hv_c.address) == ("libvirt", "hv-c.example.net")
+    assert hv_c.uri == (f"qemu+libssh2://hvaudit@hv-c.example.net/system?sshauth=privkey&no_tty=1&"
+                        f"keyfile={tmp_path}/.ssh/hvaudit_ed25519&known_hosts={tmp_path}/.ssh/hvaudit_known_hosts")
     assert hv_a.ssh.identity_file == tmp_path / ".ssh" / "hvaudit_ed25519"
     assert hv_b.facts == {"tenant": "acme", "security_level": "high", "role": "compute"}
     assert select(inv, "compute") == [hv_a, hv_b]
@@ -136,14 +139,14 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
      "inv.yaml:6: hosts.a.ssh.port: expected an integer from 1 to 65535, got True"),
     ("  a:\n    address: x\n    adress: y\n",
      "inv.yaml:6: hosts.a.adress: unknown key (did you mean 'address'?); "
-     "known keys: connection, address, ssh, sudo, facts, labels, vms"),
+     "known keys: connection, address, uri, ssh, sudo, facts, labels, vms"),
     ("  a:\n    address: x\n    ssh:\n      usr: root\n",
      "inv.yaml:7: hosts.a.ssh.usr: unknown key (did you mean 'user'?); known keys: user, port, "
      "identity_file, known_hosts, jump_host, connect_timeout, command_timeout"),
     ("  a:\n    sudo: true\n",
      "inv.yaml:4: hosts.a.address: required for an ssh host (or set connection: local)"),
     ("  a:\n    connection: winrm\n",  # and no complaint about a missing address
-     "inv.yaml:5: hosts.a.connection: expected ssh or local, got 'winrm'"),
+     "inv.yaml:5: hosts.a.connection: expected ssh, local or libvirt, got 'winrm'"),
     ("  a:\n    address: x\n    sudo: 'yes'\n",
      "inv.yaml:6: hosts.a.sudo: expected true or false, got 'yes'"),
     ("  a:\n    address: x\n    ssh: {connect_timeout: 0}\n",

@@ -12,10 +12,14 @@ from hvconform.judge.fleet import cpus
 from hvconform.inputs.policy import effective
 from hvconform.judge.read.guests import guests_of
 from hvconform.judge.fleet.reconcile import reconcile, summary
-from hvconform.model.snapshot import Artifact
-from tests.guests import NO_SMT, NS, SMT_ON, disk, guest, metadata, nic, seclabel
+from hvconform.model.snapshot import Artifact, Domain, Snapshot
+from tests.guests import NO_SMT, NS, SMT_ON, disk, guest, metadata, nic, nova, seclabel
+
+ACME_ID, GLOBEX_ID = "2f6e1c1a-94a3-4f3c-8f0e-3c1e9a7d5b10", "9d0b7e52-1f7e-4c8b-a7c2-5e6f4a3b2c1d"
+NOVA_10 = "http://openstack.org/xmlns/libvirt/nova/1.0"
 from tests.snapshots import domain, snap
 
+LAB = Path(__file__).resolve().parents[1] / "data" / "lab-snapshots"
 CORPUS = sorted((Path(__file__).resolve().parents[3] / "shared" / "corpus" / "libvirt-domains").glob("*.xml"))
 
 
@@ -51,6 +55,37 @@ def test_metadata_in_the_site_namespace_wins_over_the_inventory():
     assert (c.tenant, c.level) == (None, None)                 # another namespace is not ours
 
 
+def test_nova_metadata_gives_the_project_as_tenant_and_a_mapped_level():
+    policy = effective({"nova_flavor_levels": {"m1.small": "low"}, "nova_project_levels": {GLOBEX_ID: "high"}})
+    a, b, c = guests_of(host(a=guest("a", top=nova("acme", ACME_ID)),
+                             b=guest("b", top=nova("globex", GLOBEX_ID, ns=NOVA_10)),   # before Liberty
+                             c=guest("c", "tagged", "medium", top=nova("acme", ACME_ID))), policy)
+    assert (a.tenant, a.level, b.tenant, b.level) == ("acme", "low", "globex", "high")
+    assert a.describe() == (f"h1/a (tenant acme (nova project {ACME_ID}), level low "
+                            "(nova flavor m1.small, policy))")
+    assert (c.tenant, c.level) == ("tagged", "medium")          # the site's own tag comes first
+    [unmapped] = guests_of(host(a=guest("a", top=nova("acme", ACME_ID))), effective(None))
+    assert unmapped.tenant == "acme" and unmapped.level is None
+
+
+def test_per_vm_checks_take_a_sensitive_level_from_the_nova_flavor():
+    from hvconform.judge.read import guests as guests_mod
+    from hvconform.judge.read.xmlsafe import parse
+    root = parse(guest("a", top=nova("acme", ACME_ID, "s1.dedicated")))
+    policy = effective({"nova_flavor_levels": {"s1.dedicated": "high"}})
+    assert guests_mod.is_sensitive(snap(), "a", root, policy)
+    assert not guests_mod.is_sensitive(snap(), "a", root, effective(None))
+
+
+def test_iso005_and_net016_findings_name_the_nova_projects():
+    pair = {"a": guest("a", pins="0", emulator="0", devices=[nic()], top=nova("acme", ACME_ID)),
+            "b": guest("b", pins="1", emulator="1", devices=[nic()], top=nova("globex", GLOBEX_ID))}
+    [found] = fails("shared_cores", host(**pair, **SMT_ON))
+    assert f"nova project {ACME_ID}" in found.verdict.actual and f"nova project {GLOBEX_ID}" in found.verdict.actual
+    [found] = fails("shared_segments", host(**pair))
+    assert "acme, globex" in found.verdict.actual
+
+
 def test_a_site_namespace_from_policy():
     s = host(a=domain(name="a", top=metadata("acme", "high", ns="urn:example:sec")))
     s.policy = {"vm_metadata_namespace": "urn:example:sec"}
@@ -84,6 +119,14 @@ def test_placement_follows_pins_then_the_domain_cpuset():
     place = cpus.placement(root)
     assert place.vcpus == {0: {1}, 1: {2, 3}} and place.emulator == {2, 3} and place.cpus() == {1, 2, 3}
     assert cpus.placement(etree.fromstring("<domain><vcpu>1</vcpu></domain>")).unpinned() == ["vCPU 0", "emulator"]
+    # placement='auto' hands the choice to numad and ignores cpuset (formatdomain.rst 'CPU
+    # Allocation'): which CPUs numad picks is not in the XML
+    auto = cpus.placement(etree.fromstring("<domain><vcpu placement='auto' cpuset='1'>1</vcpu></domain>"))
+    assert auto.unpinned() == ["vCPU 0", "emulator"] and auto.cpus() is cpus.ANY
+    threads = cpus.placement(etree.fromstring(
+        "<domain><vcpu cpuset='2'>1</vcpu><iothreads>2</iothreads><iothreadids><iothread id='5'/></iothreadids>"
+        "<cputune><iothreadpin iothread='5' cpuset='3'/></cputune></domain>"))
+    assert threads.iothreads == {5: {3}, 1: {2}} and threads.cpus() == {2, 3}
 
 
 # -- ISO-005 -----------------------------------------------------------------------------
@@ -144,6 +187,55 @@ def test_iso016_two_sensitive_vms_sharing_a_core_are_one_finding():
              **NO_SMT)
     [found] = fails("sensitive_pinning", s)
     assert sorted(found.vms) == ["h1/a", "h1/b"]
+
+
+def test_iso016_without_smt_a_floating_vm_may_use_the_sensitive_vms_cpu():
+    # SMT off or not supported: an unpinned VM may still run on any online CPU of the host
+    # (formatdomain.rst 'CPU Tuning': without vcpupin/emulatorpin and <vcpu cpuset>, "pinned
+    # to all the physical CPUs"), so it shares the sensitive VM's CPU 1
+    s = host(a=guest("a", level="low"), b=guest("b", level="high", pins="1", emulator="1"), **NO_SMT)
+    [found] = fails("sensitive_pinning", s)
+    assert found.vms == ["h1/b", "h1/a"] and "core {1}" in found.verdict.actual
+
+
+def test_iso016_the_online_cpus_stand_for_an_unpinned_vm_when_siblings_are_unreadable():
+    online = {"files": {**NO_SMT["files"], "/sys/devices/system/cpu/online": "0-3\n"},
+              "cmds": {"cpu_siblings": (2, "", "grep: /sys/devices/system/cpu/cpu*/topology: No such file\n")}}
+    s = host(a=guest("a", level="low"), b=guest("b", level="high", pins="2", emulator="2"), **online)
+    [found] = fails("sensitive_pinning", s)
+    assert "core {2}" in found.verdict.actual and "core {0}" not in found.verdict.actual
+
+
+def test_iso016_unknown_cpus_conservatively_overlap_every_pinned_cpu():
+    unknown = {"files": {**NO_SMT["files"]}, "cmds": {"cpu_siblings": (2, "", "grep: no such file\n")}}
+    s = host(a=guest("a", level="low"), b=guest("b", level="high", pins="3", emulator="3"), **unknown)
+    [found] = fails("sensitive_pinning", s)
+    assert found.vms == ["h1/b", "h1/a"] and "core {3}" in found.verdict.actual
+
+
+def test_iso016_a_floating_iothread_or_numad_placement_is_unpinned():
+    iothread = guest("b", level="high", pins="1", emulator="1", top="  <iothreads>1</iothreads>\n")
+    s = host(a=guest("a", level="low", pins="0", emulator="0"), b=iothread, **NO_SMT)
+    found = fails("sensitive_pinning", s)
+    assert [f.vms for f in found] == [["h1/b"], ["h1/b", "h1/a"]]      # may float onto a's CPU 0
+    assert "IOThread 1 not pinned" in found[0].verdict.actual and "core {0}" in found[1].verdict.actual
+    pinned = iothread.replace("<emulatorpin cpuset='1'/>", "<emulatorpin cpuset='1'/><iothreadpin iothread='1' cpuset='1'/>")
+    assert status("sensitive_pinning", host(a=guest("a", level="low", pins="0", emulator="0"), b=pinned,
+                                            **NO_SMT)) == {v.PASS}
+
+
+def test_iso016_on_the_recorded_hardened_host_a_floating_vm_reaches_both_pinned_cpus():
+    # hardened's real topology: SMT notsupported, CPUs 0 and 1; its two sensitive guests are
+    # pinned to one CPU each. A VM pinned nowhere may run on both.
+    hardened = Snapshot.load(LAB / "hardened.json")
+    hardened.domains.append(Domain("floating", False))
+    hardened.add(Artifact("domain:floating:inactive", "virsh dumpxml --inactive floating", 0,
+                          guest("floating", level="low")))
+    found = fails("sensitive_pinning", hardened)
+    assert sorted(f.vms for f in found) == [["hardened/hardened-guest", "hardened/floating"],
+                                            ["hardened/hardened-net", "hardened/floating"]]
+    assert {f.verdict.actual.split(" may both run on ")[1] for f in found} == {"core {0} of hardened",
+                                                                              "core {1} of hardened"}
 
 
 # -- ISO-015 -----------------------------------------------------------------------------

@@ -17,29 +17,51 @@ from hvconform.judge.fleet.registry import Finding, HostView, Result, all_guests
 from hvconform.judge.read.guests import differ
 
 SMT_CONTROL = "/sys/devices/system/cpu/smt/control"
+ONLINE = "/sys/devices/system/cpu/online"          # where an unpinned thread may run
 QCONF = "/etc/libvirt/qemu.conf"
 SCHED_CORE_ON = ("vcpus", "emulator", "full")   # qemu.conf.in `sched_core`
 
 
+def _online(host: HostView, result: Result):
+    """The host's online CPUs (Documentation/ABI/testing/sysfs-devices-system-cpu), None
+    when not collected or absent; False after recording a malformed list as an error."""
+    art = host.snap.file(ONLINE)
+    if art is None or not art.ok:
+        return None
+    try:
+        return cpus.parse_cpuset(art.stdout)
+    except ValueError as exc:
+        result.errors[host.name] = f"{ONLINE}: {exc}"
+        return False
+
+
 def _topology(host: HostView, result: Result):
-    """The host's SMT topology, or None after recording why it is unknown."""
+    """The host's SMT topology and online CPUs, or None after recording why it is unknown.
+    With SMT off there are no siblings to share, but an unpinned VM still runs on every
+    online CPU: the sibling list (the kernel lists online CPUs only) or the online file
+    says which; when neither was read, every core counts (cpus.EVERY_CORE)."""
     control = host.snap.file(SMT_CONTROL)
     grep = host.snap.get("cmd:cpu_siblings")
     if grep is None or control is None:
         result.errors[host.name] = "the CPU topology (SMT siblings) was not collected"
         return None
+    online = _online(host, result)
+    if online is False:
+        return None
     state = control.stdout.strip() if control.ok else None   # absent on old kernels: use siblings
     if control.ok and state in cpus.SMT_OFF:
-        return cpus.Topology({}, smt=False)
+        topology = cpus.Topology.parse(grep.stdout if grep.ok else "", state, online)
+        return cpus.Topology(topology.siblings, smt=False, online=online)
     if not grep.ok:
         result.errors[host.name] = (f"the CPU topology could not be read (rc {grep.rc}): "
                                     f"{grep.stderr.strip()[-200:]}")
         return None
-    return cpus.Topology.parse(grep.stdout, state)
+    return cpus.Topology.parse(grep.stdout, state, online)
 
 
 def _topology_evidence(host: HostView) -> list:
-    return [v.Evidence.of(a) for a in (host.snap.file(SMT_CONTROL), host.snap.get("cmd:cpu_siblings"))
+    return [v.Evidence.of(a) for a in (host.snap.file(SMT_CONTROL), host.snap.get("cmd:cpu_siblings"),
+                                       host.snap.file(ONLINE))
             if a is not None]
 
 
@@ -56,7 +78,7 @@ def _sched_core(host: HostView, result: Result) -> str | None:
     return str(setting.value) if setting else "none"
 
 
-@analysis("ISO-005", needs=[("cat", SMT_CONTROL), ("cpu_siblings", ""), ("cat", QCONF)],
+@analysis("ISO-005", needs=[("cat", SMT_CONTROL), ("cpu_siblings", ""), ("cat", ONLINE), ("cat", QCONF)],
           expected="VMs of different tenants or security levels never on one physical core: "
                    "SMT off, or qemu.conf sched_core in {vcpus, emulator, full}, or pinned to "
                    "disjoint whole cores")
@@ -88,7 +110,7 @@ def shared_cores(hosts) -> Result:
     return result
 
 
-@analysis("ISO-016", needs=[("cat", SMT_CONTROL), ("cpu_siblings", "")],
+@analysis("ISO-016", needs=[("cat", SMT_CONTROL), ("cpu_siblings", ""), ("cat", ONLINE)],
           expected="sensitive VMs: every vCPU and the emulator pinned, on cores (SMT siblings "
                    "included) no other VM may use (host housekeeping CPUs not checked)")
 def sensitive_pinning(hosts) -> Result:

@@ -1,33 +1,38 @@
 """Python controls of the backup domain, how the backups are protected: the
-repository's key kept private, the repository in another failure domain than the
-VMs' images, and libvirt's backup exports not readable by anyone who connects.
+repository encrypted with its key kept private, the repository in another failure
+domain than the VMs' images, and libvirt's backup exports not readable by anyone who
+connects.
 
-  BKP-005  backup_key_protected             a repository configured; its key file 0600 root
-  BKP-006  backup_separate_failure_domain   a remote repository, or on another device than the images
+  BKP-005  backup_key_protected             every tool's repository encrypted; its key file 0600 root
+  BKP-006  backup_separate_failure_domain   a repository on another host, or on another device than the images
   BKP-008  backup_export_protected          pull-mode exports over a unix socket or verified TLS
 
-Where the repository and its key are is site policy (hvconform.inputs.policy), so
-these checks' needs are functions of the policy. Formats: proc(5) mountinfo,
-libvirt formatbackup.rst.
+The repository, its encryption and its key come from the tools' own settings
+(judge/read/backup_tools.py); policy backup_repository_file and backup_password_file
+are the fallback for a host where no tool is recognised. A running backup job's XML
+comes from libvirt (`virsh backup-dumpxml`), policy backup_job_dir's stored jobs
+otherwise. Formats: proc(5) mountinfo, libvirt formatbackup.rst.
 """
 
 from __future__ import annotations
 
-import re
-
 from hvconform.model import verdict as v
-from hvconform.judge.read import libvirt_grammar
-from hvconform.judge.read import artifacts
-from hvconform.judge.read import site_files
-from hvconform.judge.read import xmlsafe
+from hvconform.judge.read import artifacts, backup_borgmatic, backup_runs, backup_tools
+from hvconform.judge.read import libvirt_grammar, site_files, xmlsafe
+from hvconform.judge.read.backup_places import (MOUNTINFO, is_this_host, mount_of, mounts, network_fs,
+                                                remote_host)
+from hvconform.judge.read.backup_setup import stat_fields
+from hvconform.judge.functions.crypto_storage import block_tree, on_crypt
 from hvconform.judge.functions.registry import control
 from hvconform.judge.ops import octal
 
 
 def _repository(snap, policy, expected):
-    """(repository line, its artifact); End when no repository is configured."""
+    """(repository line, its artifact) of the site file; End when none is configured."""
     path = policy["backup_repository_file"]
-    art = artifacts.required_file(snap, path, expected, "no backup repository is configured")
+    art = artifacts.required_file(snap, path, expected,
+                                  f"no backup tool recognised ({backup_tools.TOOLS}) and no {path}",
+                                  absent_actual="no backup tool configured")
     entries = site_files.entries(art.stdout)
     if not entries:
         raise artifacts.End(v.failed(expected, f"{path} is empty", [v.Evidence.of(art, f"{path}: empty")],
@@ -35,10 +40,20 @@ def _repository(snap, policy, expected):
     return entries[0][1], art
 
 
-@control("BKP-005", needs=lambda policy: [("cat", policy["backup_repository_file"]),
-                                          ("stat", policy["backup_password_file"])])
-@artifacts.ends
-def backup_key_protected(snap, vm, policy):
+def _private(stat: str | None, path: str) -> str | None:
+    """Why a key file (mode, owner as `stat` printed them) is not private, or None."""
+    fields = stat_fields(stat or "")
+    if fields is None:
+        return f"{path}: absent or unreadable"
+    mode, owner, _ = fields
+    bits = octal(mode)
+    bad = ([f"mode {mode} is beyond 0600"] if bits is None or bits & ~0o600 else []) + (
+        [f"owned by {owner}, not root"] if owner != "root" else [])
+    return f"{path}: {'; '.join(bad)}" if bad else None
+
+
+def _site_key(snap, policy) -> v.Verdict:
+    """No tool recognised: the site's repository file and key file."""
     key = policy["backup_password_file"]
     expected = f"a backup repository configured; its key {key} mode <= 0600, owned by root"
     repo, repo_art = _repository(snap, policy, expected)
@@ -52,78 +67,155 @@ def backup_key_protected(snap, vm, policy):
                         reason=f"no {key}: nothing shows the repository is encrypted with a key kept here")
     if not st.ok:
         return artifacts.failure(st, key)
-    mode, owner = (st.stdout.split() + ["", ""])[:2]
     evidence.append(v.Evidence.of(st, f"{key}: {st.stdout.strip()}"))
-    actual = f"repository {repo}; {key} mode {mode} owner {owner}"
-    bits = octal(mode)
-    bad = ([f"mode {mode} is beyond 0600"] if bits is None or bits & ~0o600 else []) + (
-        [f"owned by {owner}, not root"] if owner != "root" else [])
+    actual = f"repository {repo}; {key} mode {st.stdout.split()[0]} owner {(st.stdout.split() + ['', ''])[1]}"
+    bad = _private(" ".join(st.stdout.split()[:3]), key)
     if bad:
-        return v.failed(expected, actual, evidence, reason="; ".join(bad))
+        return v.failed(expected, actual, evidence, reason=bad.split(": ", 1)[1])
     return v.passed(expected, actual, evidence)
 
 
-MOUNTINFO = "/proc/self/mountinfo"
-# restic and borg repository forms that name another machine
-_REMOTE = re.compile(r"(?:sftp|rest|s3|b2|azure|gs|swift|rclone):|ssh://|[\w.-]+@[\w.-]+:|[\w.-]+:/")
-_URL_HOST = re.compile(r"(?:^(?:sftp|rest|s3|b2|azure|gs|swift|rclone):(?:[a-z+]+://)?|//)"
-                       r"(?:[^@/\s]+@)?(\[[^\]]+\]|[^:/\s]+)|^(?:[\w.-]+@)?([\w.-]+):")
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "ip6-localhost"}
+def _encryption(setup, security, tree) -> tuple[bool, str]:
+    """(encrypted, how it is known) for one tool's repository."""
+    if setup.tool == "borgmatic":
+        modes = [(r, security.get(backup_borgmatic.canonical(r.value))) for r in setup.repositories]
+        known = [(r, m) for r, m in modes if m]
+        if setup.encryption is not None:
+            mode = setup.encryption.value
+            return mode not in backup_borgmatic.UNENCRYPTED, f"{setup.encryption.where}: encryption: {mode}"
+        if known:
+            plain = [(r, m) for r, m in known if m[0] in backup_borgmatic.UNENCRYPTED]
+            r, m = (plain or known)[0]
+            return not plain, f"{m[1]} for {r.value}"
+        if setup.keys:
+            return True, (f"{setup.keys[0].where}: a passphrase is configured, so the repository is encrypted "
+                          "or authenticated (borg records the mode once it has opened the repository)")
+        return False, f"{setup.origin}: no encryption_passphrase or passcommand and no recorded key type"
+    if setup.encryption is not None:
+        return True, f"{setup.encryption.where}: {setup.encryption.value}"
+    if setup.tool == "rsnapshot" and setup.repositories and tree is not None:
+        crypt = on_crypt(tree, path=setup.repositories[0].value)
+        if crypt:
+            return True, f"{setup.repositories[0].cite()}: on {crypt} (dm-crypt)"
+    return False, f"{setup.origin}: {setup.unencrypted or 'no encryption configured'}"
 
 
-def mounts(text: str) -> list[tuple[str, str, str]]:
-    """proc(5) mountinfo lines -> [(mount point, major:minor, source)], in mount order."""
-    out = []
-    for line in text.splitlines():
-        fields = line.split()
-        if "-" in fields[6:] and len(fields) >= 5:
-            rest = fields[fields.index("-", 6) + 1:]
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
-            out.append((point, fields[2], rest[1] if len(rest) > 1 else ""))
-    return out
+def _keys(setup) -> list[str]:
+    """Why the tool's key or passphrase is not kept private (empty when it is)."""
+    bad = []
+    for key in setup.keys:
+        if key.kind == "command":
+            continue
+        if key.kind == "inline" and "Environment=" in key.where or (key.kind == "inline" and "/systemd/" in key.path
+                                                                     and not key.path.endswith((".env", ".conf"))):
+            bad.append(f"{key.where}: in a unit's Environment=, which systemctl show prints to every user")
+            continue
+        problem = _private(key.stat, key.path)
+        if problem:
+            bad.append(f"{key.where} -> {problem}")
+    if not setup.keys and setup.tool == "restic":
+        bad.append(f"{setup.origin}: no password file, command or variable (restic would ask on a terminal)")
+    return bad
 
 
-def mount_of(path: str, table) -> tuple[str, str, str] | None:
-    """The mount a path lies on: the longest mount point above it, the last mounted there."""
-    best = None
-    for entry in table:
-        point = entry[0].rstrip("/") or "/"
-        if path == point or path.startswith(point.rstrip("/") + "/"):
-            if best is None or len(point) >= len(best[0].rstrip("/") or "/"):
-                best = entry
-    return best
+@control("BKP-005", needs=lambda policy: [*backup_tools.NEEDS, ("borg_security", ""), ("lsblk_tree", ""),
+                                          ("cat", policy["backup_repository_file"]),
+                                          ("stat", policy["backup_password_file"])])
+@artifacts.ends
+def backup_key_protected(snap, vm, policy):
+    found = backup_tools.configured(snap)
+    if not found.setups:
+        return _site_key(snap, policy)
+    expected = (f"every backup tool's repository encrypted ({found.names()}); its key or passphrase in a file "
+                "mode <= 0600 owned by root, or from a command")
+    security = backup_borgmatic.borg_security_modes(snap.get("cmd:borg_security"))
+    tree = None
+    if any(s.tool == "rsnapshot" for s in found.setups):
+        tree = block_tree(snap)[1]
+    rows, problems = {}, []
+    for s in found.setups:
+        encrypted, how = _encryption(s, security, tree)
+        keys = _keys(s)
+        rows.setdefault(id(s), []).extend([how] + [f"key: {k.where} ({k.kind}{', ' + k.stat if k.stat else ''})"
+                                                   for k in s.keys] + keys)
+        if not encrypted:
+            problems.append(f"{s.label()}: not encrypted ({how})")
+        problems += [f"{s.label()}: {k}" for k in keys]
+    evidence = found.evidence(rows)
+    sec = snap.get("cmd:borg_security")
+    if sec is not None and security:
+        evidence.append(v.Evidence.of(sec, "\n".join(m[1] for m in security.values())))
+    if problems:
+        return found.or_error(v.failed(expected, "; ".join(problems), evidence, reason="; ".join(problems)))
+    return v.passed(expected, f"{', '.join(s.label() for s in found.setups)}: encrypted, key kept private",
+                    evidence)
 
 
-@control("BKP-006", needs=lambda policy: [("cat", policy["backup_repository_file"]), ("cat", MOUNTINFO)])
+def _place(repo: str, own, images, table, table_text) -> tuple[bool, str]:
+    """(in another failure domain, why) for one repository."""
+    host = remote_host(repo)
+    if host is not None:
+        if is_this_host(host, own):
+            return False, f"{repo} is on this host ({host})"
+        return True, f"{repo}: on {host or 'another machine'}"
+    path = repo.removeprefix("local:").removeprefix("file://")
+    target = mount_of(path, table)
+    if target is None:
+        return False, f"{path}: no mount holds it"
+    if (kind := network_fs(target[0], table_text)):
+        return True, f"{path}: on {target[2]} ({kind}, another machine)"
+    shared = [d for d in images if (m := mount_of(d, table)) and m[1] == target[1]]
+    if shared:
+        return False, f"{path} and {', '.join(shared)} are on device {target[1]} ({target[2]})"
+    return True, f"{path}: on device {target[1]} ({target[2]}), not the images' device"
+
+
+@control("BKP-006", needs=lambda policy: [*backup_tools.NEEDS, ("cat", policy["backup_repository_file"]),
+                                          ("cat", MOUNTINFO)])
 @artifacts.ends
 def backup_separate_failure_domain(snap, vm, policy):
     images = policy["vm_image_dirs"]
+    found = backup_tools.configured(snap)
+    if not found.setups:
+        return _site_place(snap, policy, images)
+    expected = (f"a backup repository ({found.names()}) on another host, or on another device than "
+                f"{', '.join(images)}")
+    art = artifacts.required_file(snap, MOUNTINFO, expected, "the mount table is unreadable")
+    table = mounts(art.stdout)
+    own = {snap.identity.get("hostname") or "", snap.host}
+    rows, good, bad, unknown = {}, [], [], []
+    for s in found.setups:
+        if not s.repositories and s.repository_unknown:
+            unknown.append(f"{s.label()}: {s.repository_unknown}")
+            rows.setdefault(id(s), []).append(s.repository_unknown)
+        if not s.repositories and not s.repository_unknown:
+            bad.append(f"{s.label()}: no repository configured")
+        for r in s.repositories:
+            ok, why = _place(r.value, own, images, table, art.stdout)
+            rows.setdefault(id(s), []).append(f"{r.cite()}  ({why})")
+            (good if ok else bad).append(f"{s.tool}: {why}")
+    evidence = found.evidence(rows) + [v.Evidence.of(art, "\n".join(
+        f"{d} on {m[0]} (device {m[1]}, {m[2]})" for d in images if (m := mount_of(d, table))) or "no mount matched")]
+    if good:
+        return v.passed(expected, "; ".join(good + [f"also {b}" for b in bad]), evidence)
+    if unknown and not bad:
+        return v.manual(expected, "; ".join(unknown), evidence,
+                        reason="the repository is not named on this host: show where the backups are stored")
+    return found.or_error(v.failed(expected, "; ".join(bad + unknown) or "no repository", evidence,
+                                   reason="one failing disk, file system or host loses the VMs and their backups"))
+
+
+def _site_place(snap, policy, images) -> v.Verdict:
+    """No tool recognised: the site's repository file."""
     expected = f"a repository on another host, or on another device than {', '.join(images)}"
     repo, repo_art = _repository(snap, policy, expected)
-    evidence = [v.Evidence.of(repo_art, f"repository: {repo}")]
-    if _REMOTE.match(repo) and not repo.startswith("local:"):
-        match = _URL_HOST.search(repo)
-        host = next((g for g in match.groups() if g), "") if match else ""
-        own = {snap.identity.get("hostname") or "", snap.host} - {""}
-        if host.lower() in _LOCAL_HOSTS | {h.lower() for h in own}:
-            return v.failed(expected, f"repository {repo} is on this host ({host})", evidence,
-                            reason="a remote-style URL that points back at this host")
-        return v.passed(expected, f"remote repository on {host or repo}", evidence)
     art = artifacts.required_file(snap, MOUNTINFO, expected, "the mount table is unreadable")
-    path = repo.removeprefix("local:")
-    table = mounts(art.stdout)
-    target = mount_of(path, table)
-    shared = [(d, m) for d in images if (m := mount_of(d, table)) and target and m[1] == target[1]]
-    excerpt = [f"{p} on {m[0]} (device {m[1]}, {m[2]})" for p, m in [(path, target)] + shared if m] + [
-        f"{d} on {m[0]} (device {m[1]}, {m[2]})" for d in images
-        if (m := mount_of(d, table)) and (d, m) not in shared]
-    evidence.append(v.Evidence.of(art, "\n".join(excerpt) or "no mount matched"))
-    if target is None:
-        return v.error(f"{MOUNTINFO}: no mount holds {path}", evidence)
-    if shared:
-        return v.failed(expected, f"{path} and {', '.join(d for d, _ in shared)} are on device {target[1]}",
-                        evidence, reason="one failing disk or filesystem loses the VMs and their backups")
-    return v.passed(expected, f"{path} on device {target[1]} ({target[2]}), not the images' device", evidence)
+    own = {snap.identity.get("hostname") or "", snap.host}
+    ok, why = _place(repo, own, images, mounts(art.stdout), art.stdout)
+    evidence = [v.Evidence.of(repo_art, f"repository: {repo}  ({why})"), v.Evidence.of(art, why)]
+    if ok:
+        return v.passed(expected, why, evidence)
+    return v.failed(expected, why, evidence, reason="one failing disk or filesystem loses the VMs and their backups")
 
 
 QCONF = "/etc/libvirt/qemu.conf"
@@ -146,22 +238,29 @@ def _backup_tls_verify(snap) -> tuple[str, v.Evidence]:
     return "1", v.Evidence.of(art, f"{QCONF}: backup_tls_x509_verify and default_tls_x509_verify unset (default 1)")
 
 
-@control("BKP-008", needs=lambda policy: [("cat", f"{policy['backup_job_dir']}/{{vm}}.xml"), ("cat", QCONF)])
+@control("BKP-008", needs=lambda policy: [("virsh_backup_state", ""),
+                                          ("cat", f"{policy['backup_job_dir']}/{{vm}}.xml"), ("cat", QCONF)])
 @artifacts.ends
 def backup_export_protected(snap, vm, policy):
     path = f"{policy['backup_job_dir']}/{vm}.xml"
     expected = ("push mode, or pull mode over transport='unix' or with tls='yes' and client "
                 "certificates verified (backup_tls_x509_verify unset or 1)")
-    art = snap.file(path)
-    if art is None:
-        return v.error(f"{path} was not collected")
-    if artifacts.is_absent(art):
-        return v.not_applicable(f"no stored backup job for {vm} ({path}): no libvirt backup export to judge",
-                                [v.Evidence.of(art, art.stderr.strip())])
-    if not art.ok:
-        return artifacts.failure(art, path)
+    state = artifacts.output(snap, "virsh_backup_state", "libvirt's backup jobs")
+    running = (backup_runs.domain_backups(state.stdout).get(vm) or backup_runs.DomainBackups()).backup_xml
+    if running is not None:
+        art, text, path = state, running, f"virsh backup-dumpxml {vm} (a running backup job)"
+    else:
+        art = snap.file(path)
+        if art is None:
+            return v.error(f"{path} was not collected")
+        if artifacts.is_absent(art):
+            return v.not_applicable(f"no backup job of {vm} runs and none is stored ({path}): no libvirt "
+                                    "backup export to judge", [v.Evidence.of(art, art.stderr.strip())])
+        if not art.ok:
+            return artifacts.failure(art, path)
+        text = art.stdout
     try:
-        root = xmlsafe.parse(art.stdout)
+        root = xmlsafe.parse(text)
     except xmlsafe.XMLError as exc:
         return v.failed(expected, "backup job is not valid XML", [v.Evidence.of(art, str(exc))],
                         reason=f"{path}: {exc}")

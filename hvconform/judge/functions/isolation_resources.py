@@ -1,5 +1,5 @@
-"""Bespoke checks of the isolation domain, resources and storage: CPU, I/O and
-memory limits, guest memory backing, shared host filesystems, disk locking, pool
+"""Bespoke checks of the isolation domain, resources and storage: CPU and memory
+limits (I/O limits: isolation_io.py), guest memory backing, shared host filesystems, disk locking, pool
 and image permissions, zeroed allocation and removable media.
 
 A VM is *sensitive* when its security level is one of policy
@@ -73,41 +73,6 @@ def cpu_limits(snap, vm, policy):
     return artifacts.problems_verdict(expected, problems,
                                     f"{xmlsafe.render_all(limits)}; overcommit {total}/{cpus} = {ratio:.2f}",
                                     evidence, f"domain {vm}: ")
-
-
-IOTUNE_LIMITS = ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec", "total_iops_sec",
-                 "read_iops_sec", "write_iops_sec")
-
-
-def _disk_limited(disk, root) -> bool:
-    if any(int((disk.findtext(f"iotune/{k}") or "0").strip() or 0) > 0 for k in IOTUNE_LIMITS):
-        return True
-    dev = disk.find("source")
-    dev = dev.get("dev") if dev is not None else None
-    return bool(dev) and bool(root.xpath(
-        "/domain/blkiotune/device[path=$p][read_bytes_sec or write_bytes_sec or read_iops_sec or write_iops_sec]",
-        p=dev))
-
-
-@control("ISO-019")
-@artifacts.ends
-def io_limits(snap, vm, policy):
-    scope = policy["io_limits_required_for"]
-    expected = ("every disk throttled (iotune or blkiotune device limits) and every NIC with inbound and "
-                f"outbound bandwidth average (policy io_limits_required_for: {scope})")
-    root, art = artifacts.domain_root(snap, vm)
-    if scope == "sensitive" and not guests.is_sensitive(snap, vm, root, policy):
-        return v.passed(expected, "not a sensitive VM: no I/O limits required", [v.Evidence.of(art)])
-    disks = root.xpath("/domain/devices/disk[not(@device) or @device='disk']")
-    nics = root.xpath("/domain/devices/interface[not(@type='hostdev')]")
-    problems = [f"disk {d.find('target').get('dev') if d.find('target') is not None else '?'} has no I/O limit"
-                for d in disks if not _disk_limited(d, root)]
-    problems += [f"interface {n.find('mac').get('address') if n.find('mac') is not None else n.get('type')} "
-                 "has no inbound and outbound bandwidth average"
-                 for n in nics if not (n.xpath("bandwidth/inbound/@average") and n.xpath("bandwidth/outbound/@average"))]
-    evidence = [v.Evidence.of(art, xmlsafe.render_all(disks + nics) or "no disk or interface")]
-    return artifacts.problems_verdict(expected, problems, f"{len(disks)} disks and {len(nics)} NICs limited", evidence,
-                                    f"domain {vm}: ")
 
 
 MEMINFO = "/proc/meminfo"

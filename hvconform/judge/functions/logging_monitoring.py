@@ -3,6 +3,7 @@
 exporter that is not exposed.
 
   LOG-012  time_synchronised     clock synchronised to an approved source, maxpoll bounded
+                                 (chrony with its confdir/sourcedir files, else systemd-timesyncd)
   LOG-013  ids_agent_running     one of policy ids_agents running
   LOG-014  monitoring_exporter   an exporter running, listening only on loopback or the monitoring network
 """
@@ -14,24 +15,12 @@ import ipaddress
 import re
 
 from hvconform.model import verdict as v
-from hvconform.judge.read import host_state
-from hvconform.judge.read import artifacts
+from hvconform.judge.read import artifacts, host_state, time_sources
 from hvconform.judge.functions.registry import control
 
 
 CHRONY_CONFS = ["/etc/chrony.conf", "/etc/chrony/chrony.conf"]
 MAXPOLL_MAX = 16
-
-
-def chrony_sources(text: str) -> list[tuple[int, str, str, int | None]]:
-    """server/pool lines of chrony.conf -> [(line, kind, name, maxpoll or None)]."""
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        words = line.split("#", 1)[0].split()
-        if len(words) >= 2 and words[0] in ("server", "pool", "peer"):
-            maxpoll = words[words.index("maxpoll") + 1] if "maxpoll" in words[:-1] else None
-            out.append((n, words[0], words[1], int(maxpoll) if maxpoll and maxpoll.lstrip("-").isdigit() else None))
-    return out
 
 
 def synchronised(chronyc, timedatectl) -> tuple[bool | None, str]:
@@ -47,33 +36,49 @@ def synchronised(chronyc, timedatectl) -> tuple[bool | None, str]:
                            for a in (chronyc, timedatectl) if a is not None)
 
 
-@control("LOG-012", needs=[*[("cat", p) for p in CHRONY_CONFS], ("chronyc_sources", ""), ("timedatectl_ntp", "")])
+def configured_sources(snap):
+    """(client, [Source], the artifact they were read from): chrony's when a chrony.conf
+    exists, else systemd-timesyncd's (judge/read/time_sources.py)."""
+    confs = [snap.file(p) for p in CHRONY_CONFS]
+    if None in confs:
+        raise artifacts.End(v.error("the chrony configuration was not collected"))
+    for path, art in zip(CHRONY_CONFS, confs):
+        if not art.ok and not artifacts.is_absent(art):
+            raise artifacts.End(artifacts.failure(art, path))
+    dirs = snap.get("cmd:time_sources_d")
+    if dirs is None:
+        raise artifacts.End(v.error("the NTP clients' drop-in files were not collected"))
+    if dirs.rc not in (0, 1) and not artifacts.is_absent(dirs):   # grep: 1 = nothing there
+        raise artifacts.End(artifacts.failure(dirs, "the NTP clients' drop-in files"))
+    extra = time_sources.dropins(dirs.stdout)
+    conf = next(((p, a) for p, a in zip(CHRONY_CONFS, confs) if a.ok), None)
+    if conf:
+        return "chrony", time_sources.chrony_sources(conf[0], conf[1].stdout, extra), conf[1]
+    timesyncd = artifacts.optional_file(snap, time_sources.TIMESYNCD)
+    found, _, _ = time_sources.timesyncd_sources(timesyncd.stdout if timesyncd else None, extra)
+    return "systemd-timesyncd", found, timesyncd or confs[-1]
+
+
+@control("LOG-012", needs=[*[("cat", p) for p in CHRONY_CONFS], ("cat", time_sources.TIMESYNCD),
+                           ("time_sources_d", ""), ("chronyc_sources", ""), ("timedatectl_ntp", "")])
+@artifacts.ends
 def time_synchronised(snap, vm, policy):
     approved = policy["approved_time_sources"]
     expected = f"clock synchronised; >= 1 server matching {', '.join(approved)}; maxpoll <= {MAXPOLL_MAX}"
     chronyc, timedatectl = snap.get("cmd:chronyc_sources"), snap.get("cmd:timedatectl_ntp")
     if chronyc is None or timedatectl is None:
         return v.error("chronyc sources or timedatectl was not collected")
-    confs = [snap.file(p) for p in CHRONY_CONFS]
-    if None in confs:
-        return v.error("the chrony configuration was not collected")
-    for path, art in zip(CHRONY_CONFS, confs):
-        if not art.ok and not artifacts.is_absent(art):
-            return artifacts.failure(art, path)
-    conf = next(((p, a) for p, a in zip(CHRONY_CONFS, confs) if a.ok), None)
-    sources = chrony_sources(conf[1].stdout) if conf else []
-    good = [s for s in sources if any(fnmatch.fnmatchcase(s[2], pattern) for pattern in approved)]
-    slow = [s for s in sources if s[3] is not None and s[3] > MAXPOLL_MAX]
+    client, sources, art = configured_sources(snap)
+    good = [s for s in sources if any(fnmatch.fnmatchcase(s.name, pattern) for pattern in approved)]
+    slow = [s for s in sources if s.maxpoll is not None and s.maxpoll > MAXPOLL_MAX]
     synced, how = synchronised(chronyc, timedatectl)
-    evidence = [v.Evidence.of(conf[1] if conf else confs[-1],
-                              "\n".join(f"{conf[0]}:{n}: {kind} {name}" + (f" maxpoll {mp}" if mp is not None else "")
-                                        for n, kind, name, mp in sources) if conf else "no chrony.conf"),
+    evidence = [v.Evidence.of(art, "\n".join(s.cite() for s in sources) or f"{client}: no time source configured"),
                 v.Evidence.of(chronyc if chronyc.ok or not timedatectl.ok else timedatectl, how)]
     problems = (["no approved time source configured"] if not good else []) + \
-               ([f"maxpoll > {MAXPOLL_MAX}: {', '.join(s[2] for s in slow)}"] if slow else []) + \
+               ([f"maxpoll > {MAXPOLL_MAX}: {', '.join(s.name for s in slow)}"] if slow else []) + \
                (["not synchronised" if synced is False else "synchronisation state unknown (no chronyd or timedated answered)"]
                 if not synced else [])
-    actual = f"{len(good)} approved of {len(sources)} source(s); {how}"
+    actual = f"{client}: {len(good)} approved of {len(sources)} source(s); {how}"
     if problems:
         return v.failed(expected, actual, evidence, reason="; ".join(problems))
     return v.passed(expected, actual, evidence)

@@ -6,7 +6,7 @@ VLAN tags, guest RX filters).
   NET-021  forwarding_only_when_needed   IP forwarding on only for an active nat/route network
   NET-012  approved_networks_only        each interface on an approved network or an allowed bridge
   NET-013  vlan_tagged                   each bridged interface on one approved, non-management VLAN
-  NET-017  no_guest_rx_filters           trustGuestRxFilters off on interfaces and their networks
+  NET-017  no_guest_rx_filters           trustGuestRxFilters off: the interface's, else its portgroup's, else its network's
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from hvconform.model import verdict as v
 from hvconform.judge.read import artifacts
 from hvconform.judge.read import xmlsafe
 from hvconform.judge.functions.registry import control
-from hvconform.judge.read.libvirt_networks import BRIDGED_MODES, GOOD_MODES, forward_mode, net_states, networks
+from hvconform.judge.read.libvirt_networks import (BRIDGED_MODES, GOOD_MODES, forward_mode, inherited, net_states,
+                                                   network_and_portgroup, networks)
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 IP6_FORWARD = "/proc/sys/net/ipv6/conf/all/forwarding"
@@ -128,17 +129,12 @@ def _vlan_of(iface, nets):
     own = iface.find("vlan")
     if own is not None or iface.get("type") != "network":
         return own
-    src = iface.find("source")
-    net = nets.get(src.get("network")) if src is not None else None
+    net, group = network_and_portgroup(iface, nets)
     if net is None:
         return None
-    group = src.get("portgroup")
     # lxml elements without children are false: compare with None, never use `or`
-    pg = net.find(f"portgroup[@name='{group}']") if group else None
-    if pg is None:
-        pg = net.find("portgroup[@default='yes']")
-    if pg is not None and pg.find("vlan") is not None:
-        return pg.find("vlan")
+    if group is not None and group.find("vlan") is not None:
+        return group.find("vlan")
     return net.find("vlan")
 
 
@@ -193,12 +189,9 @@ def no_guest_rx_filters(snap, vm, policy):
     nets = networks(snap)[0] if any(i.get("type") == "network" for i in interfaces) else {}
     bad, shown = [], []
     for i in interfaces:
-        own = i.get("trustGuestRxFilters")
-        src = i.find("source")
-        net = nets.get(src.get("network")) if i.get("type") == "network" and src is not None else None
-        inherited = net.get("trustGuestRxFilters") if net is not None else None
-        if own == "yes" or (own is None and inherited == "yes"):
-            bad.append(xmlsafe.line_of(i) + ("" if own == "yes" else f" (network {src.get('network')} trusts)"))
+        value, source = inherited(i, nets, "trustGuestRxFilters")
+        if value == "yes":
+            bad.append(xmlsafe.line_of(i) + ("" if source == "its own" else f" ({source} trusts)"))
         shown.append(xmlsafe.line_of(i))
     evidence = [v.Evidence.of(art, "\n".join(bad or shown) or "no interfaces")]
     if bad:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hvconform.model import verdict as v
+from hvconform.judge import libvirt_only
 from hvconform.judge.read import artifacts
 from hvconform.judge.read import guests as guests_mod
 # Every analysis registers itself when its module is imported. A new module must be added here.
@@ -52,6 +53,12 @@ def needs(check, policy=None):
 
 def outcomes(check, snapshots: dict) -> list[Outcome]:
     """Every verdict of one inventory control over `snapshots` {host: Snapshot}. Never raises."""
+    # a libvirt-only host that lacked what the analysis read cannot pass (judge/libvirt_only.py)
+    snapshots, missed = libvirt_only.track_all(snapshots)
+    return libvirt_only.guard_outcomes(_outcomes(check, snapshots), missed)
+
+
+def _outcomes(check, snapshots: dict) -> list[Outcome]:
     spec = ANALYSES[check["analysis"]]
     errors, views = [], []
     for name, snap in snapshots.items():

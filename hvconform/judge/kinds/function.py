@@ -13,15 +13,15 @@ from hvconform.inputs import policy as site_policy
 # Every module's functions register themselves when imported: one line per catalog domain
 # (kernel_mac: kernel_hardening and mac_confinement). A new module must be added here.
 from hvconform.judge.functions import (  # noqa: F401
-    backup_coverage, backup_protection,
+    backup_coverage, backup_protection, backup_recency,
     crypto_boot, crypto_storage, crypto_transport,
     host_access, host_packages, host_platform, host_services,
-    isolation_cpu, isolation_devices, isolation_resources,
-    kernel_hardening, mac_confinement,
+    isolation_cpu, isolation_devices, isolation_io, isolation_resources,
+    kernel_hardening, mac_confinement, mac_labels,
     libvirt,
     logging_audit, logging_forwarding, logging_monitoring,
     network_bridges, network_consoles, network_exposure, network_virtual,
-    qemu)
+    qemu, qemu_overrides)
 from hvconform.judge.functions.registry import REGISTRY
 
 KIND = "function"

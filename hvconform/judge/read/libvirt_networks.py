@@ -48,3 +48,36 @@ def net_states(snap) -> tuple[dict, object]:
 def forward_mode(net) -> str:
     fwd = net.find("forward")
     return "isolated" if fwd is None else fwd.get("mode", "nat")
+
+
+def network_and_portgroup(iface, nets: dict) -> tuple[object | None, object | None]:
+    """(network, portgroup) an <interface type='network'> takes settings from, each None
+    when absent: the portgroup its <source portgroup=...> names, else the network's
+    default='yes' one (formatnetwork.rst 'Portgroups'). Names are compared, never put
+    into a path expression: they come from the host."""
+    src = iface.find("source")
+    if iface.get("type") != "network" or src is None:
+        return None, None
+    net = nets.get(src.get("network"))
+    if net is None:
+        return None, None
+    groups = net.findall("portgroup")
+    named = src.get("portgroup")
+    chosen = [g for g in groups if g.get("name") == named] if named else [g for g in groups if g.get("default") == "yes"]
+    return net, (chosen[0] if chosen else None)
+
+
+def inherited(iface, nets: dict, attribute: str) -> tuple[str | None, str]:
+    """An interface attribute in effect (trustGuestRxFilters): the interface's own, else
+    its portgroup's, else its network's (formatnetwork.rst 'Portgroups': "an explicit
+    setting in the portgroup overrides the network-wide setting, and an explicit setting
+    in the individual domain interface will override the setting in the portgroup");
+    with where it came from."""
+    if iface.get(attribute) is not None:
+        return iface.get(attribute), "its own"
+    net, group = network_and_portgroup(iface, nets)
+    if group is not None and group.get(attribute) is not None:
+        return group.get(attribute), f"portgroup {group.get('name')} of network {net.findtext('name')}"
+    if net is not None and net.get(attribute) is not None:
+        return net.get(attribute), f"network {net.findtext('name')}"
+    return None, "unset"

@@ -1,0 +1,72 @@
+"""Where a backup repository is: on another machine (its URL names a host that is not
+this one) or a local path on some device of the mount table (proc(5) mountinfo).
+
+Repository forms: borg (`ssh://user@host:port/path`, `user@host:path`, a local path),
+restic (`sftp:user@host:/path`, `rest:https://host/`, `s3:`, `b2:`, `azure:`, `gs:`,
+`swift:`, `rclone:`, `local:/path` or a path), rsnapshot's snapshot_root (a path, maybe a
+network mount), a Bacula Storage daemon's Address (a host name).
+"""
+
+from __future__ import annotations
+
+import re
+
+MOUNTINFO = "/proc/self/mountinfo"
+# restic and borg repository forms that name another machine
+_REMOTE = re.compile(r"(?:sftp|rest|s3|b2|azure|gs|swift|rclone):|ssh://|[\w.-]+@[\w.-]+:|[\w.-]+:/")
+_URL_HOST = re.compile(r"(?:^(?:sftp|rest|s3|b2|azure|gs|swift|rclone):(?:[a-z+]+://)?|//)"
+                       r"(?:[^@/\s]+@)?(\[[^\]]+\]|[^:/\s]+)|^(?:[\w.-]+@)?([\w.-]+):")
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]", "ip6-localhost"}
+_NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "ceph", "glusterfs", "fuse.sshfs", "9p"}
+
+
+def mounts(text: str) -> list[tuple[str, str, str]]:
+    """proc(5) mountinfo lines -> [(mount point, major:minor, source)], in mount order."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if "-" in fields[6:] and len(fields) >= 5:
+            rest = fields[fields.index("-", 6) + 1:]
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+            out.append((point, fields[2], rest[1] if len(rest) > 1 else ""))
+    return out
+
+
+def fs_types(text: str) -> dict[str, str]:
+    """mount point -> file system type, from the same mountinfo lines."""
+    out = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if "-" in fields[6:] and len(fields) >= 5:
+            rest = fields[fields.index("-", 6) + 1:]
+            out[re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])] = rest[0] if rest else ""
+    return out
+
+
+def mount_of(path: str, table) -> tuple[str, str, str] | None:
+    """The mount a path lies on: the longest mount point above it, the last mounted there."""
+    best = None
+    for entry in table:
+        point = entry[0].rstrip("/") or "/"
+        if path == point or path.startswith(point.rstrip("/") + "/"):
+            if best is None or len(point) >= len(best[0].rstrip("/") or "/"):
+                best = entry
+    return best
+
+
+def remote_host(repository: str) -> str | None:
+    """The machine a repository URL names, '' when remote but unnamed, None when local."""
+    if not _REMOTE.match(repository) or repository.startswith("local:"):
+        return None
+    match = _URL_HOST.search(repository)
+    return next((g for g in match.groups() if g), "") if match else ""
+
+
+def is_this_host(host: str, own_names) -> bool:
+    return host.lower() in LOCAL_HOSTS | {h.lower() for h in own_names if h}
+
+
+def network_fs(point: str, text: str) -> str | None:
+    """The network file system type a mount point has (nfs, cifs, ...), else None."""
+    kind = fs_types(text).get(point, "")
+    return kind if kind in _NETWORK_FS else None
