@@ -22,6 +22,9 @@ VM names (and their systemd-escaped forms) and domain UUIDs; templates rotate
 (mostly `default`, some `hardened`, some `weak`) and some `default` hosts take a few
 of `weak`'s failing settings (sshd, qemu.conf, sysctl), so verdicts differ by host.
 
+One file of ~400 lines on purpose: the benchmark's whole host side (which hosts,
+what they answer, the SSH server) is one thing to read and one process to start.
+
 Bounds: loopback only; at most --max-sessions SSH connections at once (more are
 closed at accept); answers by a fixed pool of threads; each connection closed
 --session-timeout seconds after it opened; the whole process ends by itself at --timeout.
