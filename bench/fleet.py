@@ -60,7 +60,7 @@ def measure(inventory: Path, reports: Path, hosts: int, max_connections: int,
     args = argparse.Namespace(inventory=inventory, limit=None, profile=[],
                               max_connections=max_connections, run_id=f"bench-{hosts}",
                               reports_dir=reports, waivers=None, bundle_key=None,
-                              accept_new_host_keys=False)
+                              overlay=[], no_overlay=False, accept_new_host_keys=False)
     out = io.StringIO() if quiet else sys.stderr
     profiler = cProfile.Profile() if profile else None
     before = resource.getrusage(resource.RUSAGE_SELF)

@@ -13,6 +13,8 @@ COMMANDS = {
     "export": "export",
     "report": "report",
     "inventory": "inventory",
+    "trend": "trend",
+    "merge": "merge",
     "audit": "audit",
 }
 

@@ -34,14 +34,15 @@ def lab():
     return inventory.load(LAB_INVENTORY)
 
 
-def run_suite(*args, reports_dir: Path, run_id: str | None = None, timeout=900):
-    """Run the audit suite in a child pytest, as a user would; return (proc, run_dir)."""
+def run_suite(*args, reports_dir: Path, run_id: str | None = None, timeout=900, env=None):
+    """Run the audit suite in a child pytest, as a user would; return (proc, run_dir).
+    `env`: variables to set in the child (e.g. a Kubernetes Job's)."""
     run_id = run_id or "t-" + uuid.uuid4().hex[:8]
     # option=value: pytest takes a bare path argument for a test path when it picks
     # its rootdir, before it knows our options (see README, "Auditing other hosts")
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--run-id={run_id}",
            f"--reports-dir={reports_dir}", *args]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}, **(env or {})}
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     return proc, reports_dir / run_id
 

@@ -28,13 +28,13 @@ from hvconform.cli.progress import Progress, printable
 from hvconform.collect.collector import INTERRUPTED, Interrupted, collect_all
 from hvconform.deliver import bundle, replay, run_folder
 from hvconform.deliver.export import junit
-from hvconform.inputs import catalog as catalog_mod
 from hvconform.inputs import inventory as inventory_mod
 from hvconform.inputs import profiles as profiles_mod
 from hvconform.inputs import waivers as waivers_mod
+from hvconform.judge import tailoring
 from hvconform.judge.fleet.reconcile import reconcile, summary as vm_summary
 from hvconform.model import results
-from hvconform.model.run import Run, new_run_id
+from hvconform.model.run import Run, new_run_id, save_overlays
 
 HELP = "audit an inventory without pytest (large fleets): the same run folder as pytest's"
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +61,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--bundle-key", default=None, metavar="PATH",
                         help="the auditor's Ed25519 private key that signs the bundle "
                              f"(default: ${bundle.KEY_ENV}, else a key made for this run)")
+    parser.add_argument("--overlay", action="append", default=[], metavar="PATH",
+                        help="a site overlay (hvconform/inputs/overlay.py), repeatable; replaces "
+                             "the inventory's `overlays:`")
+    parser.add_argument("--no-overlay", action="store_true",
+                        help="apply no overlay, not even the inventory's")
     parser.add_argument("--accept-new-host-keys", action="store_true",
                         help="accept SSH host keys missing from known_hosts (recorded and shown "
                              "in the report as unverified); default is to refuse them")
@@ -102,7 +107,22 @@ def _prepare(args):
         hosts = inventory_mod.select(inv, args.limit)
     except inventory_mod.InventoryError as exc:
         raise UsageError(str(exc)) from None
-    catalog = catalog_mod.load()
+    # the catalog with the site's overlays, chosen as pytest chooses them (fixtures/targets.py)
+    if args.no_overlay:
+        sources = []
+    elif args.overlay:
+        sources = [(str(path), None, None) for path in args.overlay]
+    else:
+        sources = [(str(path), None, None) for path in getattr(inv, "overlays", None) or ()]
+    try:
+        catalog = tailoring.load(sources)
+    except tailoring.OverlayError as exc:
+        raise UsageError(f"invalid overlay:\n{exc}") from None
+    policies = {str(inv.path): inv.policy,
+                **{f"{h.source or h.name} (host {h.name})": h.policy for h in inv.hosts if h.policy}}
+    conflicts = tailoring.policy_conflicts(catalog, policies)
+    if conflicts:
+        raise UsageError("policy set twice:\n" + "\n".join(conflicts))
     only = None
     if args.profile:
         try:
@@ -127,6 +147,7 @@ def _audit(args, out) -> Outcome:
     run_id = args.run_id or new_run_id()
     run_dir = Path(args.reports_dir).resolve() / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    save_overlays(run_dir, [(a.path, a.text) for a in catalog.overlays])
     if args.waivers:
         shutil.copyfile(args.waivers, run_dir / replay.WAIVERS_COPY)
     tty = out.isatty() if hasattr(out, "isatty") else False

@@ -112,8 +112,10 @@ def _round(transport, batch: Batch, snap: Snapshot, timeout: float) -> None:
 
 
 def collect_host(host, controls, policy: dict | None = None, accept_new_host_keys=False,
-                 jump=None) -> tuple[Snapshot, list[dict]]:
-    """Snapshot of one host for these controls, and the log of what was sent. Never raises."""
+                 jump=None, overlay_policy: dict | None = None) -> tuple[Snapshot, list[dict]]:
+    """Snapshot of one host for these controls, and the log of what was sent. Never raises.
+    `overlay_policy`: the site overlays' values (judge/tailoring.py): what to collect follows
+    them too, but the snapshot records the host's own `policy` (a replay may apply others)."""
     if host.problem:   # an inventory entry that cannot be used: not contacted
         return Snapshot(host=host.name, status=ERROR, error=host.problem, started=_now(),
                         finished=_now()), []
@@ -123,6 +125,7 @@ def collect_host(host, controls, policy: dict | None = None, accept_new_host_key
     if host.vms is not None:  # the VMs the inventory expects, for reconciliation and isolation
         facts["vms"] = host.vms
     snap = Snapshot(host=host.name, facts=facts, policy=dict(policy or {}), started=_now())
+    policy = {**(policy or {}), **(overlay_policy or {})}
     transport = None
     try:
         transport = open_transport(host, accept_new_host_keys, jump)
@@ -181,7 +184,8 @@ def collect_all(hosts, catalog, policy_for, accept_new_host_keys=False, on_done=
     results = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts))))
     futures = {pool.submit(collect_host, h, catalog.controls, policy_for(h), accept_new_host_keys,
-                           by_name.get(h.ssh.jump_host)): h for h in hosts}
+                           by_name.get(h.ssh.jump_host), getattr(catalog, "policy", None)): h
+               for h in hosts}
     try:
         for future in as_completed(futures):
             snap, sent = future.result()

@@ -4,8 +4,8 @@
     report = verify(path)                            # report.ok, report.problems
 
 Inside, under one folder named after the run: the run's plain data (run.json,
-results.json, snapshots/, sent/, commands.tsv, the catalog and waivers used, the
-exports) and MANIFEST.json, which lists every other file with its sha256 and says
+results.json, snapshots/, sent/, commands.tsv, the catalog, site overlays and waivers
+used, the exports) and MANIFEST.json, which lists every other file with its sha256 and says
 what the run was (tool version, catalog and inventory digests, each host's
 identity, what was not collected). MANIFEST.sig is the Ed25519 signature of
 MANIFEST.json's exact bytes. The signing key is the auditor's (a file) or, when
@@ -40,7 +40,7 @@ KEY_ENV, PASSPHRASE_ENV = "HVCONFORM_BUNDLE_KEY", "HVCONFORM_BUNDLE_KEY_PASSPHRA
 # results.json and is handed over beside the bundle, not in it).
 TOP_FILES = ("run.json", "results.json", "junit.xml", "results.csv",
              "assessment-results.json", "commands.tsv", "waivers.yaml")
-TREES = ("snapshots", "blobs", "sent", "catalog")
+TREES = ("snapshots", "blobs", "sent", "catalog", "overlays")
 
 # verify's verdicts, and the exit codes of `python -m hvconform verify`
 OK, FILES_DIFFER, BAD_SIGNATURE, UNREADABLE = 0, 1, 2, 3

@@ -4,18 +4,19 @@
     loaded.run            # a Run whose snapshots are the bundle's; no host is contacted
     loaded.replayed       # where they came from (results.json run.replayed_from, ...)
     loaded.waivers_file   # the bundle's waivers, copied into the run folder, or None
+    loaded.overlays       # the bundle's site overlays [(path, bytes, where)], to apply again
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvconform.deliver import bundle
 from hvconform.model.results import Replayed
-from hvconform.model.run import Run
 from hvconform.model import snapshot
+from hvconform.model.run import Run, overlay_files
 
 WAIVERS_COPY = "waivers.yaml"
 
@@ -29,6 +30,7 @@ class Loaded:
     run: Run
     replayed: Replayed
     waivers_file: Path | None
+    overlays: list = field(default_factory=list)
 
 
 def verified(path, what: str = "bundle", pubkey: str | None = None) -> bundle.Report:
@@ -44,6 +46,10 @@ def load(path, run_id: str, run_dir: Path, pubkey: str | None = None) -> Loaded:
     """Verify the bundle at `path` and write its evidence into `run_dir` as run `run_id`."""
     manifest = verified(path, "--replay", pubkey).manifest
     files = bundle.read(path)
+    try:
+        overlays = overlay_files(files)
+    except ValueError as exc:
+        raise ReplayError(f"--replay {path}: {exc}") from None
     meta = json.loads(files["run.json"])
     try:
         snaps = {h: snapshot.from_files(files, h) for h in meta["hosts"]}
@@ -60,4 +66,4 @@ def load(path, run_id: str, run_dir: Path, pubkey: str | None = None) -> Loaded:
     if WAIVERS_COPY in files:
         waivers_file = Path(run_dir) / WAIVERS_COPY
         waivers_file.write_bytes(files[WAIVERS_COPY])
-    return Loaded(run, replayed, waivers_file)
+    return Loaded(run, replayed, waivers_file, overlays)

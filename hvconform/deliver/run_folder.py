@@ -36,12 +36,13 @@ class Written:
 
 def finish(run, doc: dict, signer: bundle.Signer, catalog=None, suites: Path = catalog_mod.SUITES,
            inventory_entry: dict | None = None, render_report: bool = True,
-           timings: dict | None = None) -> Written:
+           timings: dict | None = None, manifest_extra: dict | None = None) -> Written:
     """Write the run's deliverables into run.run_dir and return their paths.
     `catalog` (the loaded one) lets the report show rationale and unjudged controls;
     `inventory_entry`: the manifest's inventory (a replay keeps the bundle's);
     `timings`: if given, gets the seconds each step took ("steps"; the bundle's also as
-    "bundle"): the benchmark's breakdown."""
+    "bundle"): the benchmark's breakdown; `manifest_extra`: more for the manifest, over
+    what manifest_meta() says (a merge's shards and their incompleteness)."""
     run_dir = Path(run.run_dir)
     steps = {} if timings is None else timings.setdefault("steps", {})
     clock = _Clock(steps)
@@ -50,7 +51,8 @@ def finish(run, doc: dict, signer: bundle.Signer, catalog=None, suites: Path = c
     clock("commands.tsv", write_commands, run_dir)
     clock("results.csv", verdicts_csv.write, doc, run_dir / "results.csv")
     clock("oscal", oscal.write, doc, run_dir, run_dir / "assessment-results.json")
-    path = clock("bundle", bundle.write, run_dir, manifest_meta(run, doc, inventory_entry), signer)
+    meta = {**manifest_meta(run, doc, inventory_entry), **(manifest_extra or {})}
+    path = clock("bundle", bundle.write, run_dir, meta, signer)
     if timings is not None:
         timings["bundle"] = steps["bundle"]
     html = (clock("report.html", report_html.write, written, run_dir / REPORT, catalog, doc)
@@ -111,13 +113,6 @@ def manifest_meta(run, doc: dict, inventory_entry: dict | None = None) -> dict:
     """What the bundle's manifest says about the run besides its files."""
     inventory = inventory_entry or {"path": run.inventory,
                                     "sha256": bundle.file_digest(run.inventory)}
-    not_collected = [{"name": s.host, "status": s.status, "error": s.error}
-                     for s in run.snapshots.values() if s.status != COLLECTED]
-    incomplete = None
-    if doc["run"]["interrupted"] or doc["run"]["not_judged"] or not_collected:
-        incomplete = {"interrupted": doc["run"]["interrupted"],
-                      "hosts_not_collected": not_collected,
-                      "cases_not_judged": doc["run"]["not_judged"]}
     return {"run": run.run_id, "tool": doc["tool"],
             "catalog_digest": doc["tool"]["catalog_digest"],
             # the inventory file's digest: it holds paths to keys, never key material
@@ -126,4 +121,20 @@ def manifest_meta(run, doc: dict, inventory_entry: dict | None = None) -> dict:
                        "identity": s.identity} for s in run.snapshots.values()],
             "replayed_from": doc["run"]["replayed_from"],
             "waivers": WAIVERS_COPY if doc["waivers"]["file"] else None,
-            "incomplete": incomplete}
+            # the site overlays judged with; their bytes are overlays/<n>.yaml, listed in files
+            "overlays": [{"path": o["path"], "name": o["name"], "sha256": o["sha256"]}
+                         for o in (doc.get("catalog") or {}).get("overlays", [])],
+            "incomplete": incomplete(run, doc),
+            # a shard run: its share and the selection it is a share of (inputs/shard.py)
+            "shard": getattr(run, "shard", None)}
+
+
+def incomplete(run, doc: dict) -> dict | None:
+    """The manifest's `incomplete`: why the run stopped early, the hosts not
+    collected and the cases not judged; None for a whole run."""
+    not_collected = [{"name": s.host, "status": s.status, "error": s.error}
+                     for s in run.snapshots.values() if s.status != COLLECTED]
+    if not (doc["run"]["interrupted"] or doc["run"]["not_judged"] or not_collected):
+        return None
+    return {"interrupted": doc["run"]["interrupted"], "hosts_not_collected": not_collected,
+            "cases_not_judged": doc["run"]["not_judged"]}

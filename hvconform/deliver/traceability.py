@@ -94,7 +94,8 @@ def test_node(control) -> str:
     """The pytest node id of a control's cases, the target left as a placeholder:
     suites/qemu/test_qemu.py::test_domain_xml[<host>/<vm>-QEMU-013] for a per-VM row."""
     target = {"vm": "<host>/<vm>", "inventory": "<finding>"}.get(control.applies_to, "<host>")
-    return f"suites/{control.domain}/test_{control.domain}.py::test_{control.kind}[{target}-{control.id}]"
+    suite = getattr(control, "suite", None) or control.domain   # a site's control: suites/site/
+    return f"suites/{suite}/test_{suite}.py::test_{control.kind}[{target}-{control.id}]"
 
 
 def gate_text(control) -> str:

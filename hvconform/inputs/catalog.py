@@ -5,7 +5,9 @@ Each file holds one domain's controls. A control is plain metadata plus a `check
 and the key, and every error in every file is reported, not only the first.
 
 The catalog's digest (results.json tool.catalog_digest, the bundle manifest) covers
-everything that decides a verdict, not only the rows: see digest_of.
+everything that decides a verdict, not only the rows: see digest_of. A site's overlays
+(hvconform/inputs/overlay.py, applied by hvconform/judge/tailoring.py) add controls of
+their own, tailor ours and set policy values; the digest then covers them too.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ REQUIRED = ("id", "title", "severity", "applies_to", "check", "rationale", "reme
 OPTIONAL = ("expected", "manual", "when")
 
 SUITES = Path(__file__).resolve().parents[2] / "suites"
+SITE_SUITE = "site"   # suites/site/test_site.py: every control an overlay adds
 PACKAGE = Path(__file__).resolve().parents[1]   # hvconform/, whose judge/ is digested too
 
 
@@ -51,16 +54,26 @@ class Control:
     manual: str | None = None      # what a person must look at; the control never passes
     when: dict | None = None       # gate: {family: rhel} or {present: /path} (judge/when.py)
     source: str = ""          # "suites/qemu/controls.yaml:42", for error messages
+    overlay: str | None = None     # a site's control: the name of the overlay that added it
+    tailoring: dict | None = None  # excluded or severity changed by an overlay (judge/tailoring.py)
 
     @property
     def kind(self) -> str:
         return self.check["kind"]
+
+    @property
+    def suite(self) -> str:
+        """The folder of suites/ whose tests run it: its domain's, or `site` for a site's
+        own control (suites/site/test_site.py runs those of every domain)."""
+        return SITE_SUITE if self.overlay else self.domain
 
 
 @dataclass
 class Catalog:
     controls: list[Control] = field(default_factory=list)
     digest: str = ""
+    overlays: list = field(default_factory=list)   # judge.tailoring.Applied, in the order given
+    policy: dict = field(default_factory=dict)     # the overlays' policy values (not the defaults)
 
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -69,9 +82,10 @@ class Catalog:
             self._index = {c.id: c for c in self.controls}
         return self._index[control_id]
 
-    def of(self, domain: str, kind: str | None = None) -> list[Control]:
+    def of(self, suite: str, kind: str | None = None) -> list[Control]:
+        """The controls suites/<suite>/ runs: a domain's own, or the sites' (`site`)."""
         return [c for c in self.controls
-                if c.domain == domain and (kind is None or c.kind == kind)]
+                if c.suite == suite and (kind is None or c.kind == kind)]
 
 
 class CatalogError(Exception):
@@ -142,7 +156,20 @@ def digest_of(suites: Path = SUITES, package: Path = PACKAGE, defaults: dict | N
     return digest.hexdigest()
 
 
-def _control(domain, row, where, kinds, renamed):
+def digest_with_overlays(base: str, overlay_digests) -> str:
+    """The digest of a catalog with overlays: the base digest and each overlay's sha256,
+    in order (the order matters: a later overlay may tailor an earlier one's control).
+    No overlay: the base digest itself, so a run without overlays digests as before."""
+    overlay_digests = list(overlay_digests)
+    if not overlay_digests:
+        return base
+    return hashlib.sha256("\0".join([base, *(f"overlay:{d}" for d in overlay_digests)])
+                          .encode()).hexdigest()
+
+
+def _control(domain, row, where, kinds, renamed, site=False):
+    """One row as a Control, or its errors. `site`: an overlay's row, whose id the
+    overlay checks (hvconform/inputs/overlay.py) instead of the domain's prefix."""
     if not isinstance(row, dict):
         return [f"{where}: a control must be a mapping"]
     errs = [f"{where}: missing key '{k}'" for k in REQUIRED if k not in row]
@@ -150,7 +177,7 @@ def _control(domain, row, where, kinds, renamed):
     if errs:
         return errs
     cid = str(row["id"])
-    if not cid.startswith(PREFIX[domain] + "-") or not cid[len(PREFIX[domain]) + 1:].isdigit():
+    if not site and (not cid.startswith(PREFIX[domain] + "-") or not cid[len(PREFIX[domain]) + 1:].isdigit()):
         errs.append(f"{where}: id '{cid}' does not look like {PREFIX[domain]}-NNN")
     if row["severity"] not in SEVERITIES:
         errs.append(f"{where}: {cid}: severity '{row['severity']}' is not one of {SEVERITIES}")

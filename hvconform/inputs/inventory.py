@@ -67,6 +67,7 @@ class Inventory:
     hosts: list[Host]
     policy: dict = field(default_factory=dict)  # this file's values; defaults are added elsewhere
     groups: dict[str, list[str]] = field(default_factory=dict)
+    overlays: list[Path] = field(default_factory=list)  # site catalog overlays (inputs/overlay.py)
     format: str = "hvconform"  # or "ansible": read through ansible-inventory
     source: str = ""  # what was given (an Ansible one may be a folder or a program)
 
@@ -162,11 +163,12 @@ def _parse(path: Path, text: str | None) -> Inventory:
     rules.libvirt_hosts(check, merged, base)
     groups = rules.groups(check, doc.get("groups"), names)
     policy = rules.policy(check, doc.get("policy"))
+    overlays = rules.overlays(check, doc.get("overlays"), base)
     if check.errors:
         raise InventoryError(check.sorted_errors())
     hosts = [_host(name, m, [g for g, members in groups.items() if name in members],
                    f"{path}:{lines[('hosts', name)]}") for name, m in merged.items()]
-    return Inventory(path, hosts, policy, groups, source=str(path))
+    return Inventory(path, hosts, policy, groups, overlays, source=str(path))
 
 
 def _from_ansible(given: str, path: str) -> Inventory:

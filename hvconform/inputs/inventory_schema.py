@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hvconform.inputs import libvirt_uri
 
-TOP_KEYS = ("defaults", "policy", "groups", "hosts")
+TOP_KEYS = ("defaults", "policy", "groups", "hosts", "overlays")
 HOST_KEYS = ("connection", "address", "uri", "ssh", "sudo", "facts", "labels", "vms")
 DEFAULTS_KEYS = ("connection", "ssh", "sudo", "facts", "labels")  # no address: one per host
 SSH_KEYS = ("user", "port", "identity_file", "known_hosts", "jump_host", "connect_timeout",
@@ -320,6 +320,25 @@ def policy(check: Check, raw) -> dict:
                 if not _fits(item, default[0]):
                     check(("policy", key, i), f"expected {kind(default[0])} like the default's "
                                                f"items, got {show(item)}")
+    return out
+
+
+def overlays(check: Check, raw, base: Path) -> list[Path]:
+    """`overlays: [site-overlay.yaml, ...]`: a site's catalog overlays (inputs/overlay.py),
+    relative to the inventory's folder; their content is checked when they are applied."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        check(("overlays",), f"expected a list of overlay files, got {show(raw)}")
+        return []
+    out = []
+    for i, value in enumerate(raw):
+        if not isinstance(value, str) or not value.strip():
+            check(("overlays", i), f"expected a file path, got {show(value)}")
+        elif not _resolve(base, value).is_file():
+            check(("overlays", i), f"no such file: {_resolve(base, value)}")
+        else:
+            out.append(_resolve(base, value))
     return out
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hvconform.inputs import waivers as waivers_mod
-from hvconform.judge import engine
+from hvconform.judge import engine, tailoring
 from hvconform.judge.kinds import fleet
 from hvconform.model import verdict as v
 from hvconform.model.results import record
@@ -37,7 +37,7 @@ class Case:
 
 def test_id(control, case_id: str) -> str:
     """The pytest node id of a case, as a run records it in results.json."""
-    return f"suites/{control.domain}/test_{control.domain}.py::test_{control.kind}[{case_id}]"
+    return f"suites/{control.suite}/test_{control.suite}.py::test_{control.kind}[{case_id}]"
 
 
 def domains_listed(snap) -> bool:
@@ -47,7 +47,7 @@ def domains_listed(snap) -> bool:
 
 class Cases:
     def __init__(self, snapshots: dict, catalog, waivers=None, as_of=None):
-        self.snapshots = snapshots
+        self.snapshots = tailoring.with_policy(snapshots, catalog)   # overlays' policy values
         self.catalog = catalog
         self.waivers = waivers or []
         self.as_of = as_of
@@ -82,9 +82,14 @@ class Cases:
     def verdict(self, case: Case) -> tuple[v.Verdict, list | None]:
         """The verdict of a case before waivers, and the VMs an inventory-wide one concerns."""
         control = self.catalog.by_id(case.control_id)
+        tailored_out = tailoring.excluded(control)
         if control.applies_to == "inventory":
             found = self.outcomes(control)[case.outcome]
+            if tailored_out:
+                return tailored_out, found.vms
             return found.verdict, found.vms
+        if tailored_out:
+            return tailored_out, None
         snap = self.snapshots[case.host]
         if case.vm is None and control.applies_to == "vm":
             listed = snap.get("cmd:virsh_list_all")

@@ -36,6 +36,10 @@ def record(control, host: str, vm: str | None, verdict, waiver: dict | None = No
            "evidence": [e.__dict__ for e in verdict.evidence]}
     if waiver:
         rec["waiver"] = waiver
+    if getattr(control, "overlay", None):     # a site's own control (hvconform/inputs/overlay.py)
+        rec["overlay"] = control.overlay
+    if getattr(control, "tailoring", None):   # excluded or severity changed by an overlay
+        rec["tailoring"] = control.tailoring
     if vms is not None:
         rec["vms"] = vms
     if test is not None:
@@ -54,6 +58,14 @@ class Replayed:
 
 
 @dataclass
+class Merged:
+    """Where a merged run's evidence came from (hvconform.deliver.merge): its shards."""
+
+    shards: list[dict]             # each: bundle, run, shard label (or None), hosts
+    catalog_digest: str | None     # what judged them then (the same for every shard)
+
+
+@dataclass
 class Extras:
     """What a run adds to its verdicts besides the run itself; every field optional."""
 
@@ -64,6 +76,8 @@ class Extras:
     waivers_file: str | None = None
     unmatched_waivers: list[dict] = field(default_factory=list)
     vm_reconciliation: list[dict] | None = None
+    overlays: list[dict] = field(default_factory=list)   # judge.tailoring.Applied.as_dict()
+    merged: Merged | None = None
 
 
 def document(run, catalog_digest: str, records, extras: Extras | None = None,
@@ -71,6 +85,9 @@ def document(run, catalog_digest: str, records, extras: Extras | None = None,
     """The whole results.json of `run` (hvconform.model.run.Run) with these records."""
     x = extras or Extras()
     replay = x.replayed
+    # the catalog that judged the evidence first (a replay's bundle, a merge's shards)
+    earlier = replay.catalog_digest if replay else x.merged.catalog_digest if x.merged else None
+    shard = getattr(run, "shard", None)
     doc = {
         "tool": {"name": "hvconform", "version": __version__, "catalog_digest": catalog_digest},
         "run": {"id": run.run_id, "started": run.started, "finished": finished or now(),
@@ -78,9 +95,13 @@ def document(run, catalog_digest: str, records, extras: Extras | None = None,
                 "replayed_from": replay.bundle if replay else None,
                 "replayed_run": replay.run_id if replay else None,
                 "catalog_changed": (
-                    {"bundle": replay.catalog_digest, "current": catalog_digest,
+                    {"bundle": earlier, "current": catalog_digest,
                      "note": "verdicts are the current catalog's, judged on the bundle's evidence"}
-                    if replay and replay.catalog_digest != catalog_digest else None),
+                    if (replay or x.merged) and earlier != catalog_digest else None),
+                # a shard run (--shard K/N): which share; a merge: the shards it joined
+                "shard": ({k: shard[k] for k in ("index", "count", "label")} if shard else None),
+                "merged_from": ([{k: m[k] for k in ("bundle", "run", "shard")} for m in x.merged.shards]
+                                if x.merged else None),
                 "accepted_new_host_keys": run.accepted_new_host_keys,
                 "interrupted": x.interrupted, "not_judged": sorted(x.not_judged)},
         "hosts": [{"name": s.host, "status": s.status, "error": s.error,
@@ -92,6 +113,9 @@ def document(run, catalog_digest: str, records, extras: Extras | None = None,
     }
     if x.vm_reconciliation is not None:
         doc["inventory"] = {"vms": x.vm_reconciliation}
+    # the site overlays judged with: what each added, tailored and set (their bytes are
+    # in the bundle's overlays/; tool.catalog_digest covers them)
+    doc["catalog"] = {"overlays": list(x.overlays)}
     return doc
 
 

@@ -1,5 +1,5 @@
 """A run's folder: reports/<run-id>/ with run.json, snapshots/, blobs/ (the larger
-outputs, each stored once by its sha256: model/snapshot.py) and sent/.
+outputs, each stored once by its sha256: model/snapshot.py), sent/ and overlays/.
 
 The controller writes it once, after collection; xdist workers and later readers
 (report, replay) only read it. Everything in it is plain JSON.
@@ -28,6 +28,8 @@ class Run:
     started: str = ""
     accepted_new_host_keys: bool = False
     snapshots: dict[str, Snapshot] = field(default_factory=dict)
+    # a run of one shard (--shard K/N): hvconform.inputs.shard.Shard.record(), else None
+    shard: dict | None = None
 
     def save(self, sent: dict[str, list]) -> None:
         for name, snap in self.snapshots.items():
@@ -36,7 +38,7 @@ class Run:
         _write(self.run_dir / "run.json", {
             "id": self.run_id, "inventory": self.inventory, "started": self.started,
             "accepted_new_host_keys": self.accepted_new_host_keys,
-            "hosts": list(self.snapshots)})
+            "hosts": list(self.snapshots), "shard": self.shard})
 
     @classmethod
     def load(cls, run_dir: Path) -> "Run":
@@ -45,9 +47,57 @@ class Run:
         snaps = {h: Snapshot.load(run_dir / "snapshots" / f"{h}.json", run_dir / BLOBS)
                  for h in meta["hosts"]}
         return cls(meta["id"], run_dir, meta["inventory"], meta["started"],
-                   meta["accepted_new_host_keys"], snaps)
+                   meta["accepted_new_host_keys"], snaps, meta.get("shard"))
 
 
 def _write(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1))
+
+
+# overlays/: the site overlays the run judged with (hvconform/inputs/overlay.py), copied
+# byte for byte as 1.yaml, 2.yaml, ... in the order given, and where each came from.
+OVERLAYS = "overlays"
+OVERLAY_SOURCES = "sources.json"
+
+
+def save_overlays(run_dir: Path, overlays) -> None:
+    """`overlays`: [(path as given, bytes)], in order. Writes nothing when there are none."""
+    folder = Path(run_dir) / OVERLAYS
+    if not overlays:
+        return
+    sources = []
+    for i, (path, text) in enumerate(overlays, 1):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.yaml").write_bytes(text)
+        sources.append({"file": f"{i}.yaml", "path": str(path)})
+    _write(folder / OVERLAY_SOURCES, sources)
+
+
+def overlay_files(files: dict) -> list[tuple[str, bytes, str]]:
+    """The overlays in a run folder's or bundle's `files` ({"overlays/1.yaml": bytes, ...}):
+    [(path as first given, bytes, where they are now)], in order; [] when there are none."""
+    listed = files.get(f"{OVERLAYS}/{OVERLAY_SOURCES}")
+    if listed is None:
+        return []
+    out = []
+    try:
+        for entry in json.loads(listed):
+            name = f"{OVERLAYS}/{entry['file']}"
+            path = entry["path"]
+            if not isinstance(path, str) or len(path) > 4096 or any(ord(c) < 32 for c in path):
+                raise ValueError(f"a path that no file system gave: {str(path)[:60]!r}")
+            if name not in files:
+                raise ValueError(f"lists {entry['file']!r}, which is not there")
+            out.append((entry["path"], files[name], name))
+    except (ValueError, KeyError, TypeError) as exc:   # a bundle is someone else's data
+        raise ValueError(f"{OVERLAYS}/{OVERLAY_SOURCES}: not a list of {{file, path}}: {exc}") from None
+    return out
+
+
+def read_overlays(run_dir: Path) -> list[tuple[str, bytes, str]]:
+    """overlay_files() of a run folder on disk."""
+    folder = Path(run_dir) / OVERLAYS
+    if not folder.is_dir():
+        return []
+    return overlay_files({f"{OVERLAYS}/{p.name}": p.read_bytes() for p in folder.iterdir() if p.is_file()})

@@ -260,7 +260,7 @@ def test_policy_number_accepts_an_integer(site):
 @pytest.mark.parametrize("text, expected", [
     ("", "inv.yaml:1: the file is empty; expected a mapping with 'hosts:'"),
     ("# nothing yet\n", "inv.yaml:1: the file is empty; expected a mapping with 'hosts:'"),
-    ("- a\n- b\n", "inv.yaml:1: expected a mapping with keys defaults, policy, groups, hosts, got a list"),
+    ("- a\n- b\n", "inv.yaml:1: expected a mapping with keys defaults, policy, groups, hosts, overlays, got a list"),
     ("hosts:\n  a:\n    address: x\n   sudo: true\n", "inv.yaml:4: not valid YAML: while parsing a block "
      "mapping, expected <block end>, but found '<block mapping start>' (see line 2)"),
     ("hosts:\n  a: {connection: local}\n  a: {connection: local}\n", "inv.yaml:3: duplicate key 'a'"),
@@ -296,7 +296,7 @@ def test_every_mistake_is_reported_at_once_in_file_order(site):
         "inv.yaml:11: groups.lab[1]: unknown host 'strong'; hosts: weak, nameless",
         "inv.yaml:13: policy.colour: unknown key; known keys: supported_releases, patch_sla_days, "
         "max_overcommit, fips_required, allowed_services",
-        "inv.yaml:14: extra: unknown key; known keys: defaults, policy, groups, hosts",
+        "inv.yaml:14: extra: unknown key; known keys: defaults, policy, groups, hosts, overlays",
     ]
 
 

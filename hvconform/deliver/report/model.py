@@ -189,7 +189,8 @@ def _stand_in(rec: dict):
                            applies_to=("inventory" if rec.get("vms") or rec["host"] == INVENTORY_WIDE
                                        else "vm" if rec.get("vm") else "host"),
                            kind=kind, references=rec.get("references") or {}, manual=None,
-                           rationale=None, when=None)
+                           rationale=None, when=None,
+                           suite="site" if rec.get("overlay") else rec.get("domain") or "")
 
 
 def _controls(records, catalog) -> dict:
