@@ -15,6 +15,7 @@ import select
 import shlex
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -117,14 +118,34 @@ def fingerprint(key) -> str:
     return f"{key.get_name()} SHA256:{base64.b64encode(digest).decode().rstrip('=')}"
 
 
+_KNOWN_HOSTS: dict[str, tuple] = {}   # path -> ((mtime, size), paramiko.HostKeys)
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
+def _known_keys(path: str, name: str) -> dict:
+    """The keys known_hosts holds for `name` (as paramiko looks it up: "addr", or
+    "[addr]:port" off port 22). The file is parsed once per version, not once per
+    host: loading all of it into each client made collecting a fleet quadratic (a
+    thousand hosts, each parsing a thousand lines; bench/README.md)."""
+    st = os.stat(path)
+    stamp = (st.st_mtime_ns, st.st_size)
+    with _KNOWN_HOSTS_LOCK:
+        cached = _KNOWN_HOSTS.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = _KNOWN_HOSTS[path] = (stamp, paramiko.HostKeys(path))
+    return dict(cached[1].lookup(name) or {})
+
+
 def _client(host, accept_new: bool, sock=None, address=None, port=None, user=None):
     ssh = host.ssh
     client = paramiko.SSHClient()
+    address, port, user = address or host.address, port or ssh.port, user or ssh.user
     if ssh.known_hosts is not None:
-        client.load_host_keys(str(ssh.known_hosts))
+        name = address if port == 22 else f"[{address}]:{port}"
+        for keytype, key in _known_keys(str(ssh.known_hosts), name).items():
+            client.get_host_keys().add(name, keytype, key)
     policy = _RecordUnknownKey() if accept_new else paramiko.RejectPolicy()
     client.set_missing_host_key_policy(policy)
-    address, port, user = address or host.address, port or ssh.port, user or ssh.user
     where = f"{user}@{address}:{port}"
     try:
         client.connect(address, port=port, username=user,

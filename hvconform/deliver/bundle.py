@@ -44,7 +44,7 @@ KEY_ENV, PASSPHRASE_ENV = "HVCONFORM_BUNDLE_KEY", "HVCONFORM_BUNDLE_KEY_PASSPHRA
 # results.json and is handed over beside the bundle, not in it).
 TOP_FILES = ("run.json", "results.json", "junit.xml", "results.csv",
              "assessment-results.json", "commands.tsv", "waivers.yaml")
-TREES = ("snapshots", "sent", "catalog", "overlays")
+TREES = ("snapshots", "blobs", "sent", "catalog", "overlays")
 
 # verify's verdicts, and the exit codes of `python -m hvconform verify`
 OK, FILES_DIFFER, BAD_SIGNATURE, UNREADABLE = 0, 1, 2, 3  # a duplicate member: FILES_DIFFER
@@ -133,43 +133,94 @@ def file_digest(path: str | os.PathLike) -> str | None:
         return None
 
 
+def member_paths(run_dir: Path) -> list[str]:
+    """The run folder's files that go into the bundle, as paths relative to it."""
+    out = [name for name in TOP_FILES if (run_dir / name).is_file()]
+    for tree in TREES:
+        out += [p.relative_to(run_dir).as_posix() for p in sorted((run_dir / tree).rglob("*"))
+                if p.is_file()]
+    return out
+
+
 def members(run_dir: Path) -> dict[str, bytes]:
     """The run folder's files that go into the bundle, by path relative to it."""
-    out = {}
-    for name in TOP_FILES:
-        if (run_dir / name).is_file():
-            out[name] = (run_dir / name).read_bytes()
-    for tree in TREES:
-        for path in sorted((run_dir / tree).rglob("*")):
-            if path.is_file():
-                out[path.relative_to(run_dir).as_posix()] = path.read_bytes()
-    return out
+    return {name: (run_dir / name).read_bytes() for name in member_paths(run_dir)}
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Checked(io.RawIOBase):
+    """A file read into the tar, hashed on the way: it must still be what the manifest says."""
+
+    def __init__(self, path: Path, expected: str):
+        self.f, self.path, self.expected = open(path, "rb"), path, expected
+        self.digest = hashlib.sha256()
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        data = self.f.read(size)
+        self.digest.update(data)
+        return data
+
+    def finish(self) -> None:
+        """After the tar took its bytes: nothing more, and the same digest."""
+        if self.f.read(1) or self.digest.hexdigest() != self.expected:
+            raise BundleError(f"{self.path}: changed while the bundle was written")
+
+    def close(self):
+        self.f.close()
+        super().close()
+
+
+# gzip level: 1 compresses a fleet's run folder (~1 GB of JSON) several times faster
+# than the default 9, for a bundle a few percent larger (bench/README.md)
+COMPRESSLEVEL = 1
 
 
 def write(run_dir: Path, meta: dict, signer: Signer, out: Path | None = None) -> Path:
     """Sign and write the bundle of `run_dir`; `meta` goes into the manifest as is.
-    Written beside and renamed into place, so a bundle on disk is always whole."""
+    Written beside and renamed into place, so a bundle on disk is always whole. Each
+    file is streamed from disk (hashed first for the manifest, checked again on the
+    way into the tar): a fleet's run folder is never held in memory."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / NAME
-    files = members(run_dir)
+    names = member_paths(run_dir)
+    digests = {name: _file_sha256(run_dir / name) for name in names}
     manifest = {"format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 **meta,
-                "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
+                "files": dict(sorted(digests.items())),
                 "signature": {"algorithm": "ed25519", "key": signer.origin,
                               "public_key": signer.public_key,
                               "fingerprint": fingerprint(signer.public_key)}}
     manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    files[MANIFEST] = manifest_bytes
-    files[SIGNATURE] = base64.b64encode(signer.key.sign(manifest_bytes)) + b"\n"
+    own = {MANIFEST: manifest_bytes,
+           SIGNATURE: base64.b64encode(signer.key.sign(manifest_bytes)) + b"\n"}
     root = _root_name(run_dir.name)
     tmp = out.with_name(out.name + ".partial")
     try:
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+        with open(tmp, "wb") as raw, \
+                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=COMPRESSLEVEL) as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name in sorted(files):
+            for name in sorted([*own, *names]):
                 info = tarfile.TarInfo(f"{root}/{name}")
-                info.size, info.mode, info.mtime = len(files[name]), 0o644, 0
-                tar.addfile(info, io.BytesIO(files[name]))
+                info.mode, info.mtime = 0o644, 0
+                if name in own:
+                    info.size = len(own[name])
+                    tar.addfile(info, io.BytesIO(own[name]))
+                    continue
+                path = run_dir / name
+                info.size = path.stat().st_size
+                with _Checked(path, digests[name]) as f:
+                    tar.addfile(info, f)
+                    f.finish()
         os.replace(tmp, out)
     except BaseException:  # Ctrl-C too: no half bundle stays behind
         tmp.unlink(missing_ok=True)

@@ -17,8 +17,8 @@ import json
 from hvconform.inputs import policy as site_policy
 from hvconform.inputs.inventory_schema import kind
 from hvconform.model import safe_names
-from hvconform.model.snapshot import (AUTH_FAILED, COLLECTED, ERROR, PARTIAL, TIMEOUT,
-                                      UNREACHABLE, Snapshot)
+from hvconform.model.snapshot import (AUTH_FAILED, BLOBS, COLLECTED, ERROR, PARTIAL, TIMEOUT,
+                                      UNREACHABLE, BlobError, Snapshot)
 
 STATUSES = (COLLECTED, PARTIAL, UNREACHABLE, AUTH_FAILED, TIMEOUT, ERROR)
 RUN_KEYS = {"id": str, "inventory": str, "started": str, "accepted_new_host_keys": bool,
@@ -28,8 +28,9 @@ SNAPSHOT_KEYS = {"host": str, "status": str, "error": (str, type(None)), "identi
                  "facts": dict, "policy": dict, "domains": list, "qemu_pids": list,
                  "artifacts": dict, "started": str, "finished": str, "round_trips": int}
 ARTIFACT_KEYS = {"key": str, "source": str, "rc": int, "stdout": str, "stderr": str,
-                 "collected_at": str, "sha256": str, "redacted": bool}
-ARTIFACT_REQUIRED = ("key", "source", "rc", "stdout")
+                 "collected_at": str, "sha256": str, "redacted": bool,
+                 "blob": str}   # stdout stored once as blobs/<sha256> (model/snapshot.py)
+ARTIFACT_REQUIRED = ("key", "source", "rc")
 _WHAT = {str: "a string", bool: "true or false", int: "an integer", list: "a list",
          dict: "a mapping", (str, type(None)): "a string or null",
          (dict, type(None)): "a mapping or null"}
@@ -73,8 +74,13 @@ def snapshot(files: dict[str, bytes], host: str) -> Snapshot:
         _fields(f"{member}: artifacts.{key}", art, ARTIFACT_KEYS, ARTIFACT_REQUIRED)
         if art["key"] != key:
             raise BadMember(f"{member}: artifacts.{key}: key: {art['key']!r} differs from its entry")
+        if ("stdout" in art) == ("blob" in art):
+            raise BadMember(f"{member}: artifacts.{key}: needs its stdout or a blob, not both or neither")
     _policy(member, data.get("policy", {}))
-    return Snapshot.from_dict(data)
+    try:   # a blob's name must be a sha256 and its bytes must hash to it
+        return Snapshot.from_dict(data, lambda name: files[f"{BLOBS}/{name}"])
+    except BlobError as exc:
+        raise BadMember(f"{member}: {exc}") from None
 
 
 def sent_log(files: dict[str, bytes], host: str) -> list:

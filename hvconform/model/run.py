@@ -1,4 +1,5 @@
-"""A run's folder: reports/<run-id>/ with run.json, snapshots/, sent/ and overlays/.
+"""A run's folder: reports/<run-id>/ with run.json, snapshots/, blobs/ (the larger
+outputs, each stored once by its sha256: model/snapshot.py), sent/ and overlays/.
 
 The controller claims it (`claim`: made here, never reused), writes it once, after
 collection; xdist workers and later readers (report, replay) only read it.
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvconform.model import safe_names
-from hvconform.model.snapshot import Snapshot
+from hvconform.model.snapshot import BLOBS, Snapshot
 
 
 def new_run_id() -> str:
@@ -64,7 +65,7 @@ class Run:
     def save(self, sent: dict[str, list]) -> None:
         for name, snap in self.snapshots.items():
             snap.save(safe_names.inside(self.run_dir, "snapshots", name, suffix=".json",
-                                        what="host name"))
+                                        what="host name"), self.run_dir / BLOBS)
             _write(safe_names.inside(self.run_dir, "sent", name, suffix=".json", what="host name"),
                    sent.get(name, []))
         _write(self.run_dir / "run.json", {
@@ -77,7 +78,7 @@ class Run:
         run_dir = Path(run_dir)
         meta = json.loads((run_dir / "run.json").read_text())
         snaps = {h: Snapshot.load(safe_names.inside(run_dir, "snapshots", h, suffix=".json",
-                                                    what="host name"))
+                                                    what="host name"), run_dir / BLOBS)
                  for h in meta["hosts"]}
         return cls(meta["id"], run_dir, meta["inventory"], meta["started"],
                    meta["accepted_new_host_keys"], snaps, meta.get("shard"))

@@ -47,17 +47,24 @@ def row(rec: dict) -> dict:
             "test": rec.get("test")}
 
 
-def render(doc: dict) -> str:
-    out = io.StringIO()
+def _rows(doc: dict, out) -> None:
     # CRLF rows (RFC 4180): the writer then quotes any cell holding a CR or LF, which
     # a lone-LF terminator left bare, so a host's '\r' split the row
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
     for rec in doc["verdicts"]:
-        writer.writerow({k: _safe(v) for k, v in row(rec).items()})
+        cells = row(rec)
+        writer.writerow([_safe(cells[k]) for k in COLUMNS])
+
+
+def render(doc: dict) -> str:
+    out = io.StringIO()
+    _rows(doc, out)
     return out.getvalue()
 
 
 def write(doc: dict, path: Path) -> Path:
-    Path(path).write_text(render(doc), encoding="utf-8", newline="")
+    """Written as a stream: a fleet's CSV is never one string in memory."""
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        _rows(doc, out)
     return Path(path)
