@@ -57,10 +57,11 @@ def size(path: Path) -> int:
 
 def measure(inventory: Path, reports: Path, hosts: int, max_connections: int,
             profile: Path | None = None, quiet: bool = True) -> dict:
-    args = argparse.Namespace(inventory=inventory, limit=None, profile=[],
-                              max_connections=max_connections, run_id=f"bench-{hosts}",
-                              reports_dir=reports, waivers=None, bundle_key=None,
-                              overlay=[], no_overlay=False, accept_new_host_keys=False)
+    # the options as `python -m hvconform audit` parses them, so every option has its default
+    parser = argparse.ArgumentParser()
+    audit_cli.add_arguments(parser)
+    args = parser.parse_args([f"--inventory={inventory}", f"--max-connections={max_connections}",
+                              f"--run-id=bench-{hosts}", f"--reports-dir={reports}"])
     out = io.StringIO() if quiet else sys.stderr
     profiler = cProfile.Profile() if profile else None
     before = resource.getrusage(resource.RUSAGE_SELF)

@@ -30,11 +30,13 @@ from hvconform.deliver import bundle, replay, run_folder
 from hvconform.deliver.export import junit
 from hvconform.inputs import inventory as inventory_mod
 from hvconform.inputs import profiles as profiles_mod
+from hvconform.inputs import shard as shard_mod
 from hvconform.inputs import waivers as waivers_mod
 from hvconform.judge import tailoring
 from hvconform.judge.fleet.reconcile import reconcile, summary as vm_summary
 from hvconform.model import results
-from hvconform.model.run import Run, new_run_id, save_overlays
+from hvconform.model import safe_names
+from hvconform.model.run import Run, RunIdTaken, claim, save_overlays
 
 HELP = "audit an inventory without pytest (large fleets): the same run folder as pytest's"
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +68,10 @@ def add_arguments(parser) -> None:
                              "the inventory's `overlays:`")
     parser.add_argument("--no-overlay", action="store_true",
                         help="apply no overlay, not even the inventory's")
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="audit the K-th of N stable shares of the hosts (by host name; "
+                             "default: $JOB_COMPLETION_INDEX of $JOB_COMPLETIONS when set); "
+                             "merge the shards' bundles with `python -m hvconform merge`")
     parser.add_argument("--accept-new-host-keys", action="store_true",
                         help="accept SSH host keys missing from known_hosts (recorded and shown "
                              "in the report as unverified); default is to refuse them")
@@ -104,9 +110,14 @@ def _prepare(args):
         raise UsageError("--max-connections: at least 1")
     try:
         inv = inventory_mod.load(args.inventory)
-        hosts = inventory_mod.select(inv, args.limit)
+        selected = inventory_mod.select(inv, args.limit)
+        shard = shard_mod.resolve(args.shard, os.environ)
     except inventory_mod.InventoryError as exc:
         raise UsageError(str(exc)) from None
+    except shard_mod.ShardError as exc:
+        raise UsageError(str(exc)) from None
+    hosts = shard_mod.select(selected, shard)   # --limit first, then the shard
+    args.shard_record = shard.record([h.name for h in selected]) if shard else None
     # the catalog with the site's overlays, chosen as pytest chooses them (fixtures/targets.py)
     if args.no_overlay:
         sources = []
@@ -144,9 +155,10 @@ def _prepare(args):
 
 def _audit(args, out) -> Outcome:
     inv, hosts, catalog, only, signer, waivers = _prepare(args)
-    run_id = args.run_id or new_run_id()
-    run_dir = Path(args.reports_dir).resolve() / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:   # a fresh folder, claimed atomically: a run id in use or used before is refused
+        run_id, run_dir = claim(Path(args.reports_dir).resolve(), args.run_id)
+    except (RunIdTaken, safe_names.UnsafeName, OSError) as exc:
+        raise UsageError(f"--run-id: {exc}") from None
     save_overlays(run_dir, [(a.path, a.text) for a in catalog.overlays])
     if args.waivers:
         shutil.copyfile(args.waivers, run_dir / replay.WAIVERS_COPY)
@@ -212,7 +224,8 @@ def _collect(args, inv, hosts, catalog, run_id, run_dir, out, tty):
     progress.close()
     run = Run(run_id, run_dir, inventory=str(args.inventory), started=started,
               accepted_new_host_keys=accept,
-              snapshots={name: snap for name, (snap, _) in collected.items()})
+              snapshots={name: snap for name, (snap, _) in collected.items()},
+              shard=getattr(args, "shard_record", None))
     run.save({name: sent for name, (_, sent) in collected.items()})
     return run, interrupted
 

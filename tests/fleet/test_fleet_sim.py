@@ -145,3 +145,37 @@ def test_limit_and_profile_narrow_the_fleet_run_as_they_narrow_pytest(fleet, tmp
     assert doc["run"]["profile"] == "pp-virt"
     assert doc["verdicts"] and {r["control"] for r in doc["verdicts"]} <= wanted
     assert {r["host"] for r in doc["verdicts"]} <= {"sim-0001", "*"}
+
+
+def test_the_fleet_front_end_refuses_a_run_id_already_used(fleet, tmp_path):
+    _, inventory = fleet
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "results.json").write_text("{}")
+    proc = subprocess.run([sys.executable, "-m", "hvconform", "audit", f"--inventory={inventory}",
+                           f"--reports-dir={tmp_path}", "--run-id=taken"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 4 and "run id 'taken' is taken" in proc.stderr, proc.stderr
+    assert (tmp_path / "taken" / "results.json").read_text() == "{}"   # left alone
+
+
+def test_fleet_front_end_shards_merged_equal_one_fleet_run(fleet, tmp_path):
+    _, inventory = fleet
+
+    def audit(run_id, *extra):
+        proc = subprocess.run([sys.executable, "-m", "hvconform", "audit", f"--inventory={inventory}",
+                               f"--reports-dir={tmp_path}", f"--run-id={run_id}", *extra],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert proc.returncode in (0, 1), proc.stderr[-3000:]
+        return tmp_path / run_id
+
+    single = json.loads((audit("one") / "results.json").read_text())
+    parts = [audit(f"part{k}", f"--shard={k}/2") for k in (1, 2)]
+    hosts = [json.loads((p / "run.json").read_text())["hosts"] for p in parts]
+    assert sorted(hosts[0] + hosts[1]) == sorted(h["name"] for h in single["hosts"])
+    merged = subprocess.run([sys.executable, "-m", "hvconform", "merge",
+                             *(str(p / "bundle.tar.gz") for p in parts), "-o", str(tmp_path / "merged")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    doc = json.loads((tmp_path / "merged" / "results.json").read_text())
+    assert {r["test"]: (r["status"], r["actual"]) for r in doc["verdicts"]} == \
+        {r["test"]: (r["status"], r["actual"]) for r in single["verdicts"]}
