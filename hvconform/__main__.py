@@ -15,6 +15,7 @@ COMMANDS = {
     "inventory": "inventory",
     "trend": "trend",
     "merge": "merge",
+    "audit": "audit",
 }
 
 

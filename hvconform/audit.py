@@ -22,17 +22,24 @@ from hvconform.deliver import bundle, replay, run_folder
 from hvconform.deliver import merge as merge_mod
 from hvconform.inputs import waivers as waivers_mod
 from hvconform.judge import tailoring
-from hvconform.judge.cases import Cases
+from hvconform.judge.cases import Cases, test_id
 from hvconform.judge.fleet.reconcile import reconcile
 from hvconform.model import results
-from hvconform.model.run import new_run_id, save_overlays
+from hvconform.model.run import claim, new_run_id, save_overlays
 
 
-def judge_run(run, catalog, waivers=(), extras: results.Extras | None = None) -> dict:
-    """results.json of `run` (hvconform.model.run.Run): every case judged, waivers applied."""
+def judge_run(run, catalog, waivers=(), extras: results.Extras | None = None,
+              only: set[str] | None = None, on_host=None) -> dict:
+    """results.json of `run` (hvconform.model.run.Run): every case judged, waivers applied.
+    `only`: the control ids to judge (a --profile), default all; `on_host(name)`: called
+    as each host's cases are judged (progress). Ctrl-C while judging ends it early:
+    results.json then says so and names the cases not judged."""
     cases = Cases(run.snapshots, catalog, list(waivers), waivers_mod.as_of_date(run.started))
-    records = [cases.record(case) for case in cases.all()]
     extras = extras or results.Extras()
+    records, not_judged = judge_by_host(cases, only, on_host)
+    if not_judged:
+        extras.interrupted = extras.interrupted or "interrupted while judging (Ctrl-C)"
+        extras.not_judged = sorted(set(extras.not_judged) | set(not_judged))
     extras.overlays = [a.as_dict() for a in getattr(catalog, "overlays", [])]
     extras.unmatched_waivers = waivers_mod.unmatched(waivers, records, {c.id for c in catalog.controls})
     if extras.vm_reconciliation is None:
@@ -40,14 +47,37 @@ def judge_run(run, catalog, waivers=(), extras: results.Extras | None = None) ->
     return results.document(run, catalog.digest, records, extras)
 
 
+def judge_by_host(cases: Cases, only: set[str] | None = None, on_host=None):
+    """(records, test ids not judged) of every case: the inventory-wide cases first
+    (they read every host), then one host after another, so that a host's artifacts
+    are read together (parse caches stay small) and, once `on_host(name)` has been
+    called, are not read again (the fleet front end frees them there). The records'
+    order does not matter: results.document sorts them."""
+    order = {host: i for i, host in enumerate(cases.snapshots)}
+    chosen = [c for c in cases.all() if only is None or c.control_id in only]
+    chosen.sort(key=lambda c: (c.outcome is None, order.get(c.host, len(order))))
+    records = []
+    try:
+        for i, case in enumerate(chosen):
+            records.append(cases.record(case))
+            last = i + 1 == len(chosen) or chosen[i + 1].host != case.host
+            if on_host and case.outcome is None and last:
+                on_host(case.host)
+    except KeyboardInterrupt:
+        judged = len(records)
+        return records, [test_id(cases.catalog.by_id(c.control_id), c.id) for c in chosen[judged:]]
+    return records, []
+
+
 def rejudge(bundle_path, out_dir: Path, run_id: str | None = None, pubkey: str | None = None,
             signer: bundle.Signer | None = None, overlays=None) -> run_folder.Written:
     """Verify a bundle, judge its snapshots with this catalog, its own waivers and its
     site overlays (or the overlay files `overlays` names), and write a new run folder
     `out_dir/<run_id>` (results.json, exports, bundle, report). A bad overlay raises
-    tailoring.OverlayError, located; the overlays' policy values win over the bundle's."""
-    run_id = run_id or new_run_id()
-    loaded = replay.load(bundle_path, run_id, Path(out_dir) / run_id, pubkey)
+    tailoring.OverlayError, located; the overlays' policy values win over the bundle's.
+    The folder is claimed (hvconform.model.run.claim): a run id already there is refused."""
+    run_id, run_dir = claim(Path(out_dir), run_id)
+    loaded = replay.load(bundle_path, run_id, run_dir, pubkey)
     if overlays is None:
         sources = [(path, text, f"{bundle_path}:{where}") for path, text, where in loaded.overlays]
     else:

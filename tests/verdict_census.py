@@ -9,6 +9,10 @@ sorted: the yardstick for a change that must not change any verdict.
 
 Evidence is compared as a set (its order is not a verdict), and the hashes of the
 certificates the crypto cases generate afresh on every run are left out.
+
+`--redact` passes every artifact of every snapshot through the current redaction
+catalogue (hvconform.collect.redact) first, as collection would: comparing it with
+the plain census names every verdict redaction changes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from hvconform.collect.redact import redact_artifact
 from hvconform.inputs import catalog
 from hvconform.judge import engine
 from hvconform.judge.kinds import fleet
@@ -38,10 +43,22 @@ def line(src: str, control_id: str, target, verdict) -> str:
                        "reason": verdict.reason, "evidence": evidence}, sort_keys=True)
 
 
-def census() -> list[str]:
+def _redacted(s: Snapshot) -> Snapshot:
+    for artifact in s.artifacts.values():
+        redact_artifact(artifact)
+    return s
+
+
+def census(redact: bool = False) -> list[str]:
+    global snap
     cat = catalog.load()
     out = []
+    made = snap
+    if redact:
+        snap = lambda **kw: _redacted(made(**kw))  # noqa: E731
     lab = {h: Snapshot.load(LAB / f"{h}.json") for h in ("hardened", "default", "weak")}
+    if redact:
+        lab = {h: _redacted(s) for h, s in lab.items()}
     for c in cat.controls:
         if c.applies_to == "inventory":
             for o in fleet.outcomes(c.check, lab):
@@ -67,10 +84,11 @@ def census() -> list[str]:
                 for o in fleet.outcomes(c.check, {"h1": s}):
                     out.append(line("corpus:" + path.name, c.id, f"{o.host}:{','.join(o.vms)}",
                                     o.verdict))
+    snap = made
     return sorted(out)
 
 
 if __name__ == "__main__":
-    lines = census()
+    lines = census(redact="--redact" in sys.argv[1:])
     sys.stdout.write("\n".join(lines) + "\n")
     print(f"{len(lines)} verdicts", file=sys.stderr)

@@ -1,5 +1,6 @@
 """`python -m hvconform export csv|oscal RESULTS_OR_BUNDLE [-o FILE]`: an export written
-again from a results.json or a bundle (the run itself writes both into its folder)."""
+again from a results.json or a bundle (the run itself writes both into its folder).
+Exit codes: 0 written, 3 the source cannot be read or is not a run's results."""
 
 from __future__ import annotations
 
@@ -20,6 +21,22 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    try:
+        text = _render(args)
+    except (bundle.BundleError, OSError, ValueError, KeyError, TypeError, AttributeError,
+            RecursionError) as exc:
+        # a results.json or bundle from elsewhere: one line, never a traceback
+        print(f"error: {args.source}: cannot export it: {type(exc).__name__}: "
+              f"{str(exc)[:300]}", file=sys.stderr)
+        return bundle.UNREADABLE
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _render(args) -> str:
     source = Path(args.source)
     if source.suffix == ".json":
         doc = json.loads(source.read_text())
@@ -28,10 +45,5 @@ def run(args) -> int:
         files = bundle.read(source)
         doc = json.loads(files["results.json"])
         snaps = {Path(n).stem: data for n, data in files.items() if n.startswith("snapshots/")}
-    text = (verdicts_csv.render(doc) if args.format == "csv"
+    return (verdicts_csv.render(doc) if args.format == "csv"
             else json.dumps(oscal.build(doc, snaps), indent=1))
-    if args.output:
-        Path(args.output).write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0

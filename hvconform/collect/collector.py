@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from hvconform.judge import engine
 from hvconform.collect import libvirt_api
 from hvconform.collect.batch import Batch
-from hvconform.collect.redact import redact, redact_artifact
+from hvconform.collect.redact import redact_artifact, redact_error
 from hvconform.model.snapshot import COLLECTED, ERROR, PARTIAL, Domain, Snapshot, readable
 from hvconform.collect.transport import TransportError, open_transport
 
@@ -117,7 +117,7 @@ def second_round(snap: Snapshot, vm_needs=(), exclude=()) -> Batch:
 def host_error(text: str) -> str:
     """An error text that may quote host output (stderr of a killed batch, a banner):
     redacted whole before it is cut, shown with undecodable bytes as U+FFFD."""
-    return redact("error", readable(text))
+    return redact_error(readable(text))
 
 
 class _Trip:
@@ -238,6 +238,7 @@ def collect_host(host, controls, policy: dict | None = None, accept_new_host_key
     finally:
         if transport is not None:
             transport.close()
+    snap.error = redact_error(snap.error)   # error texts may quote a host's output
     snap.identity.setdefault("hostname", _first_line(snap.get("cmd:hostname")))
     snap.identity.setdefault("machine_id", _first_line(snap.get("file:/etc/machine-id")))
     snap.finished = _now()

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import socket
+import threading
 from dataclasses import dataclass
 
 import paramiko
@@ -96,12 +98,32 @@ class _Keys(paramiko.MissingHostKeyPolicy):
             raise paramiko.SSHException(f"host key {self.unknown} not found in known_hosts")
 
 
+_KNOWN_HOSTS: dict[str, tuple] = {}   # path -> ((mtime, size), paramiko.HostKeys)
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
+def _known_keys(path: str, name: str) -> dict:
+    """The keys known_hosts holds for `name` (as paramiko looks it up: "addr", or
+    "[addr]:port" off port 22). The file is parsed once per version, not once per
+    host: loading all of it into each client made collecting a fleet quadratic (a
+    thousand hosts, each parsing a thousand lines; bench/README.md)."""
+    st = os.stat(path)
+    stamp = (st.st_mtime_ns, st.st_size)
+    with _KNOWN_HOSTS_LOCK:
+        cached = _KNOWN_HOSTS.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = _KNOWN_HOSTS[path] = (stamp, paramiko.HostKeys(path))
+    return dict(cached[1].lookup(name) or {})
+
+
 def _connect(hop: Hop, accept_new: bool, sock=None):
     """A logged-in client for `hop`, and the record of its key."""
     ssh = hop.ssh
     client = paramiko.SSHClient()
     if ssh.known_hosts is not None:
-        client.load_host_keys(str(ssh.known_hosts))
+        name = hop.address if hop.port == 22 else f"[{hop.address}]:{hop.port}"
+        for keytype, key in _known_keys(str(ssh.known_hosts), name).items():
+            client.get_host_keys().add(name, keytype, key)
     keys = _Keys(accept_new)
     client.set_missing_host_key_policy(keys)
     where = hop.where

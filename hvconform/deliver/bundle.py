@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hvconform.deliver import bundle_archive
+from hvconform.model import safe_names
 
 FORMAT = "hvconform-bundle/1"
 NAME = "bundle.tar.gz"
@@ -40,10 +44,10 @@ KEY_ENV, PASSPHRASE_ENV = "HVCONFORM_BUNDLE_KEY", "HVCONFORM_BUNDLE_KEY_PASSPHRA
 # results.json and is handed over beside the bundle, not in it).
 TOP_FILES = ("run.json", "results.json", "junit.xml", "results.csv",
              "assessment-results.json", "commands.tsv", "waivers.yaml")
-TREES = ("snapshots", "sent", "catalog", "overlays")
+TREES = ("snapshots", "blobs", "sent", "catalog", "overlays")
 
 # verify's verdicts, and the exit codes of `python -m hvconform verify`
-OK, FILES_DIFFER, BAD_SIGNATURE, UNREADABLE = 0, 1, 2, 3
+OK, FILES_DIFFER, BAD_SIGNATURE, UNREADABLE = 0, 1, 2, 3  # a duplicate member: FILES_DIFFER
 
 
 class BundleError(Exception):
@@ -129,43 +133,94 @@ def file_digest(path: str | os.PathLike) -> str | None:
         return None
 
 
+def member_paths(run_dir: Path) -> list[str]:
+    """The run folder's files that go into the bundle, as paths relative to it."""
+    out = [name for name in TOP_FILES if (run_dir / name).is_file()]
+    for tree in TREES:
+        out += [p.relative_to(run_dir).as_posix() for p in sorted((run_dir / tree).rglob("*"))
+                if p.is_file()]
+    return out
+
+
 def members(run_dir: Path) -> dict[str, bytes]:
     """The run folder's files that go into the bundle, by path relative to it."""
-    out = {}
-    for name in TOP_FILES:
-        if (run_dir / name).is_file():
-            out[name] = (run_dir / name).read_bytes()
-    for tree in TREES:
-        for path in sorted((run_dir / tree).rglob("*")):
-            if path.is_file():
-                out[path.relative_to(run_dir).as_posix()] = path.read_bytes()
-    return out
+    return {name: (run_dir / name).read_bytes() for name in member_paths(run_dir)}
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Checked(io.RawIOBase):
+    """A file read into the tar, hashed on the way: it must still be what the manifest says."""
+
+    def __init__(self, path: Path, expected: str):
+        self.f, self.path, self.expected = open(path, "rb"), path, expected
+        self.digest = hashlib.sha256()
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        data = self.f.read(size)
+        self.digest.update(data)
+        return data
+
+    def finish(self) -> None:
+        """After the tar took its bytes: nothing more, and the same digest."""
+        if self.f.read(1) or self.digest.hexdigest() != self.expected:
+            raise BundleError(f"{self.path}: changed while the bundle was written")
+
+    def close(self):
+        self.f.close()
+        super().close()
+
+
+# gzip level: 1 compresses a fleet's run folder (~1 GB of JSON) several times faster
+# than the default 9, for a bundle a few percent larger (bench/README.md)
+COMPRESSLEVEL = 1
 
 
 def write(run_dir: Path, meta: dict, signer: Signer, out: Path | None = None) -> Path:
     """Sign and write the bundle of `run_dir`; `meta` goes into the manifest as is.
-    Written beside and renamed into place, so a bundle on disk is always whole."""
+    Written beside and renamed into place, so a bundle on disk is always whole. Each
+    file is streamed from disk (hashed first for the manifest, checked again on the
+    way into the tar): a fleet's run folder is never held in memory."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / NAME
-    files = members(run_dir)
+    names = member_paths(run_dir)
+    digests = {name: _file_sha256(run_dir / name) for name in names}
     manifest = {"format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 **meta,
-                "files": {name: sha256_bytes(data) for name, data in sorted(files.items())},
+                "files": dict(sorted(digests.items())),
                 "signature": {"algorithm": "ed25519", "key": signer.origin,
                               "public_key": signer.public_key,
                               "fingerprint": fingerprint(signer.public_key)}}
     manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    files[MANIFEST] = manifest_bytes
-    files[SIGNATURE] = base64.b64encode(signer.key.sign(manifest_bytes)) + b"\n"
+    own = {MANIFEST: manifest_bytes,
+           SIGNATURE: base64.b64encode(signer.key.sign(manifest_bytes)) + b"\n"}
     root = _root_name(run_dir.name)
     tmp = out.with_name(out.name + ".partial")
     try:
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+        with open(tmp, "wb") as raw, \
+                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=COMPRESSLEVEL) as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for name in sorted(files):
+            for name in sorted([*own, *names]):
                 info = tarfile.TarInfo(f"{root}/{name}")
-                info.size, info.mode, info.mtime = len(files[name]), 0o644, 0
-                tar.addfile(info, io.BytesIO(files[name]))
+                info.mode, info.mtime = 0o644, 0
+                if name in own:
+                    info.size = len(own[name])
+                    tar.addfile(info, io.BytesIO(own[name]))
+                    continue
+                path = run_dir / name
+                info.size = path.stat().st_size
+                with _Checked(path, digests[name]) as f:
+                    tar.addfile(info, f)
+                    f.finish()
         os.replace(tmp, out)
     except BaseException:  # Ctrl-C too: no half bundle stays behind
         tmp.unlink(missing_ok=True)
@@ -174,30 +229,44 @@ def write(run_dir: Path, meta: dict, signer: Signer, out: Path | None = None) ->
 
 
 def _root_name(run_id: str) -> str:
-    return run_id.replace("/", "_") or "bundle"
+    return run_id if safe_names.is_safe(run_id) else "bundle"
 
 
 # -- reading and verifying -----------------------------------------------------
 
 def read(path: str | os.PathLike) -> dict[str, bytes]:
     """Every regular file of a bundle (.tar.gz, or the folder it was unpacked to),
-    by path below its top folder. Raises BundleError when it cannot be read."""
-    path = Path(path)
-    if path.is_dir():
-        return {p.relative_to(path).as_posix(): p.read_bytes()
-                for p in sorted(path.rglob("*")) if p.is_file()}
+    by path below its top folder, read within the limits of bundle_archive. Raises
+    BundleError when it cannot be read, passes a limit, or holds a name twice."""
+    out: dict[str, bytes] = {}
     try:
-        with tarfile.open(path, "r:*") as tar:
-            out = {}
-            for m in tar.getmembers():
-                parts = m.name.split("/", 1)
-                if not m.isfile() and not m.isdir():
-                    raise BundleError(f"{path}: {m.name}: not a regular file (links are refused)")
-                if m.isfile():
-                    out[parts[1] if len(parts) == 2 else parts[0]] = tar.extractfile(m).read()
-            return out
-    except (OSError, tarfile.TarError, EOFError, gzip.BadGzipFile) as exc:
-        raise BundleError(f"{path}: not a readable bundle: {exc}") from None
+        for name, chunks in bundle_archive.walk(path):
+            if name in out:
+                raise BundleError(f"{path}: {name}: twice in the bundle (which copy is the "
+                                  f"evidence?): refused")
+            out[name] = b"".join(chunks)
+    except bundle_archive.ArchiveError as exc:
+        raise BundleError(f"{path}: {exc}") from None
+    return out
+
+
+def _digests(path) -> tuple[dict[str, str], dict[str, bytes], list[str]]:
+    """verify's one pass over the archive: each member's sha256 (its bytes are never
+    all held), the manifest and signature themselves, and the names seen twice."""
+    digests, kept, twice = {}, {}, []
+    for name, chunks in bundle_archive.walk(path):
+        if name in digests:
+            twice.append(name)
+        if name in (MANIFEST, SIGNATURE):
+            data = b"".join(chunks)
+            kept.setdefault(name, data)
+            digests.setdefault(name, sha256_bytes(data))
+            continue
+        h = hashlib.sha256()
+        for chunk in chunks:
+            h.update(chunk)
+        digests.setdefault(name, h.hexdigest())
+    return digests, kept, twice
 
 
 @dataclass
@@ -233,29 +302,34 @@ class Report:
 
 def verify(path: str | os.PathLike, pubkey: str | None = None) -> Report:
     """Check every file against the manifest and the manifest against its signature.
-    `pubkey`: the OpenSSH line of the key the reviewer trusts; else the manifest's own."""
+    `pubkey`: the OpenSSH line of the key the reviewer trusts; else the manifest's own.
+    Never raises: a bundle that cannot be read is an `unreadable` problem."""
     report = Report()
     try:
-        files = read(path)
-    except BundleError as exc:
-        report.problems.append(Problem("unreadable", str(path), str(exc)))
+        files, kept, twice = _digests(path)
+    except bundle_archive.ArchiveError as exc:
+        report.problems.append(Problem("unreadable", str(path), f"{path}: {exc}"))
         return report
-    if MANIFEST not in files or SIGNATURE not in files:
-        missing = [n for n in (MANIFEST, SIGNATURE) if n not in files]
+    if MANIFEST not in kept or SIGNATURE not in kept:
+        missing = [n for n in (MANIFEST, SIGNATURE) if n not in kept]
         report.problems += [Problem("removed", n, "no manifest or signature: not a bundle")
                             for n in missing]
         report.problems.append(Problem("unreadable", str(path), "cannot be verified"))
         return report
-    manifest_bytes = files.pop(MANIFEST)
-    signature = files.pop(SIGNATURE)
+    manifest_bytes, signature = kept[MANIFEST], kept[SIGNATURE]
+    del files[MANIFEST], files[SIGNATURE]
     try:
         manifest = json.loads(manifest_bytes)
-        declared = manifest["signature"]["public_key"]
         listed = dict(manifest["files"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         report.problems.append(Problem("signature", MANIFEST,
-                                       f"not a manifest any more ({exc}); it was changed"))
+                                       f"not a manifest any more ({str(exc)[:100]}); it was changed"))
         return report
+    broken = signature_block_problem(manifest.get("signature"))
+    if broken:
+        report.problems.append(Problem("signature", MANIFEST, broken))
+        return report
+    declared = manifest["signature"]["public_key"]
     report.manifest = manifest
     report.trusted_key = pubkey is not None
     key_text = pubkey or declared
@@ -267,10 +341,12 @@ def verify(path: str | os.PathLike, pubkey: str | None = None) -> Report:
         report.problems.append(Problem(
             "signature", f"{MANIFEST} / {SIGNATURE}",
             "the signature does not match: the manifest or its signature was changed"))
+    report.problems += [Problem("duplicate", n, "a second member with this name: which copy "
+                                                "is the evidence?") for n in sorted(set(twice))]
     for name, digest in sorted(listed.items()):
         if name not in files:
             report.problems.append(Problem("removed", name))
-        elif sha256_bytes(files[name]) != digest:
+        elif files[name] != digest:
             report.problems.append(Problem("changed", name, "sha256 differs from the manifest"))
     report.problems += [Problem("added", n, "not in the manifest") for n in sorted(files)
                         if n not in listed]
@@ -278,7 +354,32 @@ def verify(path: str | os.PathLike, pubkey: str | None = None) -> Report:
     return report
 
 
-def _key_blob(openssh_line: str) -> str:
+_OPENSSH_ED25519 = re.compile(r"ssh-ed25519 [A-Za-z0-9+/]{68}\Z")
+
+
+def signature_block_problem(sig) -> str | None:
+    """What is wrong with a manifest's `signature` entry, or None: every field this
+    module writes must be there, a string, and the fingerprint must be its key's."""
+    if not isinstance(sig, dict):
+        return "signature: missing, or not a mapping"
+    for key in ("algorithm", "key", "public_key", "fingerprint"):
+        if key not in sig:
+            return f"signature.{key}: missing"
+        if not isinstance(sig[key], str):
+            if key == "public_key":
+                return "signature.public_key: expected an OpenSSH ed25519 key line"
+            return f"signature.{key}: expected a string"
+    if sig["algorithm"] != "ed25519":
+        return f"signature.algorithm: {sig['algorithm'][:40]!r}, not ed25519"
+    if not _OPENSSH_ED25519.match(" ".join(sig["public_key"].split()[:2])):
+        return "signature.public_key: expected an OpenSSH ed25519 key line ('ssh-ed25519 AAAA...')"
+    if fingerprint(sig["public_key"]) != sig["fingerprint"]:
+        return (f"signature.fingerprint: {sig['fingerprint'][:60]!r} is not the fingerprint of "
+                f"its public_key")
+    return None
+
+
+def _key_blob(openssh_line: str) -> str:  # both lines were checked before they get here
     parts = openssh_line.split()
     return parts[1] if len(parts) > 1 else openssh_line
 

@@ -20,7 +20,7 @@ from hvconform.deliver import bundle
 from hvconform.deliver.safe_names import UnsafeName, host_file_stem
 from hvconform.inputs import shard as shard_mod
 from hvconform.model.run import overlay_files
-from hvconform.model.snapshot import COLLECTED, Snapshot
+from hvconform.model.snapshot import BLOBS, COLLECTED, Snapshot
 
 MAX_HOSTS = 100_000          # per bundle, and in a shard's selection
 MAX_TEXT = 500               # a run id, an inventory path, a time: short strings
@@ -106,7 +106,9 @@ def _part(where: str, path: Path, manifest: dict, meta, files: dict, trusted: bo
         data = files.get(f"snapshots/{name}.json")
         if data is None:
             raise ValueError(f"run.json lists host {name} but there is no snapshots/{name}.json")
-        snap = Snapshot.from_dict(_mapping(json.loads(data), f"snapshots/{name}.json"))
+        # outputs of 512+ characters are in the bundle's blobs/ (model/snapshot.py)
+        snap = Snapshot.from_dict(_mapping(json.loads(data), f"snapshots/{name}.json"),
+                                  lambda blob: files[f"{BLOBS}/{blob}"])
         if snap.host != name:
             raise ValueError(f"snapshots/{name}.json is the snapshot of another host "
                              f"({_short(snap.host)!r})")

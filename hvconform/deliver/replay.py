@@ -9,14 +9,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hvconform.deliver import bundle
+from hvconform.deliver import bundle, replay_checks
 from hvconform.model.results import Replayed
 from hvconform.model.run import Run, overlay_files
-from hvconform.model.snapshot import Snapshot
 
 WAIVERS_COPY = "waivers.yaml"
 
@@ -43,24 +41,40 @@ def verified(path, what: str = "bundle", pubkey: str | None = None) -> bundle.Re
 
 
 def load(path, run_id: str, run_dir: Path, pubkey: str | None = None) -> Loaded:
-    """Verify the bundle at `path` and write its evidence into `run_dir` as run `run_id`."""
+    """Verify the bundle at `path` and write its evidence into `run_dir` as run `run_id`.
+
+    `pubkey` (an OpenSSH line): the key the bundle must be signed with; without it a
+    bundle re-signed by anyone verifies. Nothing in the bundle names a path: host
+    names go through hvconform.model.safe_names and every file is written below
+    `run_dir` (Run.save), so a crafted run.json cannot write anywhere else."""
     manifest = verified(path, "--replay", pubkey).manifest
-    files = bundle.read(path)
     try:
+        files = bundle.read(path)
         overlays = overlay_files(files)
-    except ValueError as exc:
-        raise ReplayError(f"--replay {path}: {exc}") from None
-    meta = json.loads(files["run.json"])
-    snaps = {h: Snapshot.from_dict(json.loads(files[f"snapshots/{h}.json"])) for h in meta["hosts"]}
-    sent = {h: json.loads(files[f"sent/{h}.json"]) for h in meta["hosts"] if f"sent/{h}.json" in files}
+        meta = replay_checks.run_meta(files)
+        snaps = {h: replay_checks.snapshot(files, h) for h in meta["hosts"]}
+        sent = {h: replay_checks.sent_log(files, h) for h in meta["hosts"]}
+    except (bundle.BundleError, replay_checks.BadMember, ValueError) as exc:
+        raise ReplayError(oneline(f"--replay {path}: {exc}")) from None
     run = Run(run_id, Path(run_dir), inventory=meta["inventory"], started=meta["started"],
               accepted_new_host_keys=meta["accepted_new_host_keys"], snapshots=snaps)
     run.save(sent)
+    inventory = manifest.get("inventory")
     replayed = Replayed(bundle=str(Path(path).resolve()), run_id=meta["id"],
-                        catalog_digest=manifest.get("catalog_digest"),
-                        inventory=manifest.get("inventory"))
+                        catalog_digest=_text_or_none(manifest.get("catalog_digest")),
+                        inventory=inventory if isinstance(inventory, dict) else None)
     waivers_file = None
     if WAIVERS_COPY in files:
         waivers_file = Path(run_dir) / WAIVERS_COPY
         waivers_file.write_bytes(files[WAIVERS_COPY])
     return Loaded(run, replayed, waivers_file, overlays)
+
+
+def oneline(text: str) -> str:
+    """An error text with the control characters a bundle may carry (newlines, terminal
+    escapes) shown escaped, so it stays one line and cannot drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _text_or_none(value):
+    return value if isinstance(value, str) else None

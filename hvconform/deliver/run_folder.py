@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,22 +36,42 @@ class Written:
 
 def finish(run, doc: dict, signer: bundle.Signer, catalog=None, suites: Path = catalog_mod.SUITES,
            inventory_entry: dict | None = None, render_report: bool = True,
-           manifest_extra: dict | None = None) -> Written:
+           timings: dict | None = None, manifest_extra: dict | None = None) -> Written:
     """Write the run's deliverables into run.run_dir and return their paths.
     `catalog` (the loaded one) lets the report show rationale and unjudged controls;
     `inventory_entry`: the manifest's inventory (a replay keeps the bundle's);
-    `manifest_extra`: more for the manifest, over what manifest_meta() says (a
-    merge's shards and their incompleteness)."""
+    `timings`: if given, gets the seconds each step took ("steps"; the bundle's also as
+    "bundle"): the benchmark's breakdown; `manifest_extra`: more for the manifest, over
+    what manifest_meta() says (a merge's shards and their incompleteness)."""
     run_dir = Path(run.run_dir)
-    written = results.write(doc, run_dir / results.FILENAME)
-    write_catalog(run_dir / "catalog", suites)
-    write_commands(run_dir)
-    verdicts_csv.write(doc, run_dir / "results.csv")
-    oscal.write(doc, run_dir, run_dir / "assessment-results.json")
-    path = bundle.write(run_dir, {**manifest_meta(run, doc, inventory_entry), **(manifest_extra or {})},
-                        signer)
-    html = report_html.write(written, run_dir / REPORT, catalog) if render_report else None
+    steps = {} if timings is None else timings.setdefault("steps", {})
+    clock = _Clock(steps)
+    written = clock("results.json", results.write, doc, run_dir / results.FILENAME)
+    clock("catalog", write_catalog, run_dir / "catalog", suites)
+    clock("commands.tsv", write_commands, run_dir)
+    clock("results.csv", verdicts_csv.write, doc, run_dir / "results.csv")
+    clock("oscal", oscal.write, doc, run_dir, run_dir / "assessment-results.json")
+    meta = {**manifest_meta(run, doc, inventory_entry), **(manifest_extra or {})}
+    path = clock("bundle", bundle.write, run_dir, meta, signer)
+    if timings is not None:
+        timings["bundle"] = steps["bundle"]
+    html = (clock("report.html", report_html.write, written, run_dir / REPORT, catalog, doc)
+            if render_report else None)
     return Written(written, path, html)
+
+
+class _Clock:
+    """Runs a step and notes the seconds it took (the benchmark's breakdown)."""
+
+    def __init__(self, steps: dict):
+        self.steps = steps
+
+    def __call__(self, name, fn, *args):
+        started = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            self.steps[name] = round(time.monotonic() - started, 2)
 
 
 def write_catalog(dest: Path, suites: Path = catalog_mod.SUITES) -> None:

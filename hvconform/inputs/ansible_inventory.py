@@ -38,10 +38,9 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from hvconform.inputs import ansible_run, ansible_vars
 from hvconform.inputs import inventory_schema as rules
+from hvconform.inputs.yamlload import LocatedError, load_located
 
 ANSIBLE, OURS = "ansible", "hvconform"
 PREFIXES = {"ansible:": ANSIBLE, "hvconform:": OURS}
@@ -99,8 +98,10 @@ def kind_of(given: str) -> tuple[str, str, str]:
         return OURS, given, "no such file"   # our loader says so, with the hint
     try:
         with open(path, "rb") as f:
-            doc = yaml.safe_load(f.read(SNIFF_LIMIT).decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+            # the bounded loader, as for every YAML file a user gives: an anchor bomb in
+            # the first bytes must not expand here either (yamlload says why)
+            doc, _ = load_located(path, f.read(SNIFF_LIMIT).decode("utf-8"))
+    except (LocatedError, UnicodeDecodeError, OSError):
         if path.suffix in (".yaml", ".yml"):
             return OURS, given, "YAML that does not parse"
         return ANSIBLE, given, "not YAML"

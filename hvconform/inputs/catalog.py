@@ -13,6 +13,7 @@ their own, tailor ours and set policy values; the digest then covers them too.
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,6 +177,11 @@ def _control(domain, row, where, kinds, renamed, site=False):
     errs += [f"{where}: unknown key '{k}'" for k in row if k not in REQUIRED + OPTIONAL]
     if errs:
         return errs
+    for key in ("severity", "applies_to"):
+        if not isinstance(row[key], str):   # a list or mapping here cannot be looked up
+            return [f"{where}: {key}: expected a string, got {type(row[key]).__name__}"]
+    if isinstance(row["check"], dict) and not isinstance(row["check"].get("kind", ""), str):
+        return [f"{where}: check.kind: expected a string, got {type(row['check']['kind']).__name__}"]
     cid = str(row["id"])
     if not site and (not cid.startswith(PREFIX[domain] + "-") or not cid[len(PREFIX[domain]) + 1:].isdigit()):
         errs.append(f"{where}: id '{cid}' does not look like {PREFIX[domain]}-NNN")
@@ -199,10 +205,10 @@ def _control(domain, row, where, kinds, renamed, site=False):
         errs.append(f"{where}: {cid}: unknown check kind '{check['kind']}' "
                     f"(known: {', '.join(sorted(kinds))})")
     else:
-        errs += [f"{where}: {cid}: check: {e}" for e in kinds[check["kind"]].validate(check)]
+        errs += [f"{where}: {cid}: check: {e}" for e in _validated(kinds[check["kind"]].validate, check)]
     if "when" in row:
         from hvconform.judge import when
-        errs += [f"{where}: {cid}: when: {e}" for e in when.validate(row["when"])]
+        errs += [f"{where}: {cid}: when: {e}" for e in _validated(when.validate, row["when"])]
     if row["applies_to"] == "inventory" and ("when" in row or "manual" in row):
         # inventory-wide outcomes are judged over all hosts at once, not through engine.judge
         errs.append(f"{where}: {cid}: 'when' and 'manual' are not supported on applies_to: inventory")
@@ -215,3 +221,12 @@ def _control(domain, row, where, kinds, renamed, site=False):
                    remediation=str(row["remediation"]), references=refs,
                    expected=row.get("expected"), manual=row.get("manual"), when=row.get("when"),
                    source=where)
+
+
+def _validated(validate, value) -> list[str]:
+    """A kind's or when:'s own validation; a value of a shape it never expected (a
+    list where it reads a string, ...) is a located problem too, not a traceback."""
+    try:
+        return list(validate(value))
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, re.error) as exc:
+        return [f"cannot be read: {type(exc).__name__}: {str(exc)[:120]}"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hvconform.inputs import inventory_files as files
 from hvconform.inputs import libvirt_uri
+from hvconform.model import safe_names
 
 TOP_KEYS = ("defaults", "policy", "groups", "hosts", "overlays")
 HOST_KEYS = ("connection", "address", "uri", "ssh", "sudo", "facts", "labels", "vms")
@@ -24,8 +25,6 @@ FACT_KEYS = ("security_level", "tenant", "role")
 VM_KEYS = ("name",) + FACT_KEYS  # a `vms:` entry: a name, or a mapping with its facts
 PATH_KEYS = ("identity_file", "known_hosts")
 
-# Names become pytest ids, --limit arguments and file names in the evidence bundle.
-_NAME = re.compile(r"[A-Za-z0-9._-]+\Z")
 # Values handed to ssh: a leading '-' would be read as an option, blanks never belong.
 _ADDRESS = re.compile(r"(?!-)[A-Za-z0-9._:%\[\]-]+\Z")
 _USER = re.compile(r"(?!-)[A-Za-z0-9._-]+\Z")
@@ -37,8 +36,13 @@ def _int(v):
     return isinstance(v, int) and not isinstance(v, bool)  # YAML `true` is an int to Python
 
 
-def _seconds(v):
-    return (_int(v) or isinstance(v, float)) and v > 0
+# Timeouts are bounded: `.inf` (YAML's infinity) once hung a run for good, and NaN
+# compares false with everything.
+MAX_CONNECT_TIMEOUT, MAX_COMMAND_TIMEOUT = 300, 3600
+
+
+def _seconds_up_to(limit):
+    return lambda v: (_int(v) or isinstance(v, float)) and 0 < v <= limit
 
 
 def _file(v):
@@ -79,8 +83,10 @@ RULES = {
     "identity_file": (_file, "a file path"),
     "known_hosts": (_file, "a file path"),
     "jump_host": (_jump, "a host name or [user@]host[:port]"),
-    "connect_timeout": (_seconds, "a number of seconds greater than 0"),
-    "command_timeout": (_seconds, "a number of seconds greater than 0"),
+    "connect_timeout": (_seconds_up_to(MAX_CONNECT_TIMEOUT),
+                        f"a number of seconds greater than 0, at most {MAX_CONNECT_TIMEOUT}"),
+    "command_timeout": (_seconds_up_to(MAX_COMMAND_TIMEOUT),
+                        f"a number of seconds greater than 0, at most {MAX_COMMAND_TIMEOUT}"),
     "max_command_output": (lambda v: size_bytes(v) is not None,
                            "a size from 1 KiB to 1024 GiB: bytes, or like '16MiB'"),
     "max_host_output": (lambda v: size_bytes(v) is not None,
@@ -142,7 +148,11 @@ def section(check: Check, at: tuple, raw, known, base: Path) -> dict | None:
             out["ssh"] = {k: check.value(at + ("ssh", k), v, k) for k, v in ssh.items()}
             for k in PATH_KEYS:
                 if out["ssh"].get(k) not in (None, BAD):
-                    out["ssh"][k] = _resolve(base, out["ssh"][k])
+                    try:
+                        out["ssh"][k] = _resolve(base, out["ssh"][k])
+                    except RuntimeError:   # "~name/...": no user called name
+                        check(at + ("ssh", k), f"cannot expand {show(out['ssh'][k])}: no such user")
+                        out["ssh"][k] = BAD
             key_file = out["ssh"].get("identity_file")
             if isinstance(key_file, Path) and not key_file.is_file():
                 check(at + ("ssh", "identity_file"), f"no such file: {key_file}")
@@ -190,16 +200,26 @@ def vms(check: Check, at: tuple, raw) -> dict | object:
     return out
 
 
+def _expands(value: str) -> bool:
+    try:
+        Path(value).expanduser()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _resolve(base: Path, value: str) -> Path:
     return Path(os.path.normpath(base / Path(value).expanduser()))  # absolute stays absolute
 
 
 def name_ok(check: Check, at: tuple, name, what: str) -> bool:
-    if isinstance(name, str) and _NAME.match(name):
+    # Names become pytest ids, --limit arguments and file names in the run folder and
+    # the bundle: the one rule of hvconform.model.safe_names, so any name accepted here
+    # can be written there.
+    if safe_names.is_safe(name):
         return True
     if isinstance(name, str):  # non-strings were reported by Check.keys
-        check(at, f"{what} name {name!r}: use only letters, digits, '.', '_' and '-' "
-                  "(it becomes a test id)")
+        check(at, f"{what} name {name!r}: {safe_names.RULE} (it becomes a test id and a file name)")
     return False
 
 
@@ -400,6 +420,8 @@ def overlays(check: Check, raw, base: Path) -> list[Path]:
     for i, value in enumerate(raw):
         if not isinstance(value, str) or not value.strip():
             check(("overlays", i), f"expected a file path, got {show(value)}")
+        elif value.startswith("~") and not _expands(value):
+            check(("overlays", i), f"cannot expand {show(value)}: no such user")
         elif not _resolve(base, value).is_file():
             check(("overlays", i), f"no such file: {_resolve(base, value)}")
         else:

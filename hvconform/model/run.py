@@ -1,7 +1,10 @@
-"""A run's folder: reports/<run-id>/ with run.json, snapshots/, sent/ and overlays/.
+"""A run's folder: reports/<run-id>/ with run.json, snapshots/, blobs/ (the larger
+outputs, each stored once by its sha256: model/snapshot.py), sent/ and overlays/.
 
-The controller writes it once, after collection; xdist workers and later readers
-(report, replay) only read it. Everything in it is plain JSON.
+The controller claims it (`claim`: made here, never reused), writes it once, after
+collection; xdist workers and later readers (report, replay) only read it.
+Everything in it is plain JSON, and every file name in it goes through
+hvconform.model.safe_names.
 """
 
 from __future__ import annotations
@@ -12,11 +15,40 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hvconform.model.snapshot import Snapshot
+from hvconform.model import safe_names
+from hvconform.model.snapshot import BLOBS, Snapshot
 
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+class RunIdTaken(Exception):
+    """A run id whose folder exists: a finished run's, or one running now."""
+
+
+def claim(reports_dir: Path, run_id: str | None = None) -> tuple[str, Path]:
+    """(run id, its new folder reports_dir/<run id>), the folder made here.
+
+    Making the folder is the lock: mkdir either creates it or fails, atomically, so of
+    two runs given one id (at once, or one after the other) only the first gets it,
+    and no run ever writes into another's folder or bundles its snapshots. A given
+    id that is taken raises RunIdTaken (or UnsafeName); without one, a new id is
+    drawn until one is free."""
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        rid = run_id or new_run_id()
+        run_dir = safe_names.inside(reports_dir, rid, what="run id")
+        try:
+            run_dir.mkdir()
+        except FileExistsError:
+            if run_id:
+                raise RunIdTaken(f"run id {run_id!r} is taken: {run_dir} exists (a run "
+                                 f"finished or running there); choose another --run-id") from None
+            continue
+        return rid, run_dir
+    raise RunIdTaken(f"no free run id in {reports_dir} after 100 tries")
 
 
 @dataclass
@@ -32,8 +64,10 @@ class Run:
 
     def save(self, sent: dict[str, list]) -> None:
         for name, snap in self.snapshots.items():
-            snap.save(self.run_dir / "snapshots" / f"{name}.json")
-            _write(self.run_dir / "sent" / f"{name}.json", sent.get(name, []))
+            snap.save(safe_names.inside(self.run_dir, "snapshots", name, suffix=".json",
+                                        what="host name"), self.run_dir / BLOBS)
+            _write(safe_names.inside(self.run_dir, "sent", name, suffix=".json", what="host name"),
+                   sent.get(name, []))
         _write(self.run_dir / "run.json", {
             "id": self.run_id, "inventory": self.inventory, "started": self.started,
             "accepted_new_host_keys": self.accepted_new_host_keys,
@@ -43,7 +77,9 @@ class Run:
     def load(cls, run_dir: Path) -> "Run":
         run_dir = Path(run_dir)
         meta = json.loads((run_dir / "run.json").read_text())
-        snaps = {h: Snapshot.load(run_dir / "snapshots" / f"{h}.json") for h in meta["hosts"]}
+        snaps = {h: Snapshot.load(safe_names.inside(run_dir, "snapshots", h, suffix=".json",
+                                                    what="host name"), run_dir / BLOBS)
+                 for h in meta["hosts"]}
         return cls(meta["id"], run_dir, meta["inventory"], meta["started"],
                    meta["accepted_new_host_keys"], snaps, meta.get("shard"))
 

@@ -7,9 +7,13 @@ object, so it survives JSON, xdist and replay unchanged.
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import hashlib
 import json
+import os
+import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,9 +65,9 @@ class Artifact:
         return self.rc == 0
 
     def raw(self) -> bytes:
-        """The stored bytes the sha256 is of."""
+        """The stored bytes the sha256 is of (binascii.Error if stdout_base64 is not base64)."""
         if self.stdout_base64 is not None:
-            return base64.b64decode(self.stdout_base64)
+            return base64.b64decode(self.stdout_base64, validate=True)
         return self.stdout.encode("utf-8", "surrogateescape")
 
     def settle(self) -> None:
@@ -121,19 +125,99 @@ class Snapshot:
 
     # -- plain data ------------------------------------------------------------
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """dataclasses.asdict, without its deep copy of every value (this is called
+        once per host and its artifacts are plain strings and numbers)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["identity"], data["facts"], data["policy"] = (
+            copy.deepcopy(self.identity), copy.deepcopy(self.facts), copy.deepcopy(self.policy))
+        data["qemu_pids"] = list(self.qemu_pids)
+        data["domains"] = [dict(d.__dict__) for d in self.domains]
+        data["artifacts"] = {k: dict(a.__dict__) for k, a in self.artifacts.items()}
+        return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Snapshot":
+    def from_dict(cls, data: dict, blob=None) -> "Snapshot":
+        """`blob(name)`: the text of a stored blob (see save), for artifacts kept there."""
         data = dict(data)
         data["domains"] = [Domain(**d) for d in data.get("domains", [])]
-        data["artifacts"] = {k: Artifact(**a) for k, a in data.get("artifacts", {}).items()}
+        data["artifacts"] = {k: Artifact(**_inline(a, blob)) for k, a in data.get("artifacts", {}).items()}
         return cls(**data)
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, blobs: Path | None = None) -> None:
+        """As JSON at `path`. With `blobs` (the run folder's blobs/), each stdout of
+        BLOB_MIN characters or more is stored there once, named by its sha256, and the
+        artifact says `"blob": <sha256>` instead of carrying it: the same file on a
+        thousand hosts is one file in the run folder and in its bundle."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True))
+        data = self.to_dict()
+        if blobs is not None:
+            for art in data["artifacts"].values():
+                if len(art["stdout"]) >= BLOB_MIN:
+                    art["blob"] = store_blob(blobs, art.pop("stdout"))
+        # one artifact a line, and no indentation: json's C encoder (indent= is pure
+        # Python, and was a third of a fleet's cost of saving snapshots)
+        arts = data.pop("artifacts")
+        head = json.dumps(data, sort_keys=True)
+        lines = [f"{json.dumps(k)}: {json.dumps(a, sort_keys=True)}" for k, a in sorted(arts.items())]
+        path.write_text(head[:-1] + (", " if data else "") + '"artifacts": {\n'
+                        + ",\n".join(lines) + "\n}}\n")
 
     @classmethod
-    def load(cls, path: Path) -> "Snapshot":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+    def load(cls, path: Path, blobs: Path | None = None) -> "Snapshot":
+        """A saved snapshot; its blobs from `blobs`, by default the run folder's (../blobs)."""
+        path = Path(path)
+        folder = blobs if blobs is not None else path.parent.parent / BLOBS
+        return cls.from_dict(json.loads(path.read_text()),
+                             lambda name: (folder / name).read_bytes())
+
+
+# -- content-addressed stdout (blobs/<sha256>) ---------------------------------------
+
+BLOBS = "blobs"
+BLOB_MIN = 512
+_BLOB_NAME = re.compile(r"[0-9a-f]{64}\Z")
+
+
+class BlobError(ValueError):
+    """A snapshot names a blob that is not a sha256, is missing, or does not match it."""
+
+
+def store_blob(folder: Path, text: str) -> str:
+    """Write `text` as folder/<its sha256> unless it is there already; return the name."""
+    data = text.encode("utf-8", "surrogateescape")
+    name = hashlib.sha256(data).hexdigest()
+    target = folder / name
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(name + f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    return name
+
+
+def _inline(art: dict, blob) -> dict:
+    """An artifact's dict with its stdout back in place of its blob name. The name comes
+    from the snapshot file (a bundle's: hostile), so it must be a sha256, and what the
+    blob holds must hash to it."""
+    if "blob" not in art:
+        return art
+    art = dict(art)
+    name = art.pop("blob")
+    if not isinstance(name, str) or not _BLOB_NAME.match(name):
+        raise BlobError(f"artifact {art.get('key')!r}: blob name is not a sha256: {str(name)[:80]!r}")
+    if blob is None:
+        raise BlobError(f"artifact {art.get('key')!r}: its stdout is in blob {name}, and no blobs were given")
+    try:
+        data = blob(name)
+    except (OSError, KeyError) as exc:
+        raise BlobError(f"artifact {art.get('key')!r}: blob {name} is missing ({exc})") from None
+    if hashlib.sha256(data).hexdigest() != name:
+        raise BlobError(f"artifact {art.get('key')!r}: blob {name} does not match its sha256")
+    art["stdout"] = data.decode("utf-8", "surrogateescape")
+    return art
+
+
+def from_files(files: dict[str, bytes], host: str) -> Snapshot:
+    """snapshots/<host>.json of a bundle's files (bundle.read), its blobs from blobs/."""
+    return Snapshot.from_dict(json.loads(files[f"snapshots/{host}.json"]),
+                              lambda name: files[f"{BLOBS}/{name}"])

@@ -2,25 +2,32 @@
 
 A domain named "\x1b]2;owned\x07" or an error quoting a hostile banner would
 otherwise rewrite the auditor's terminal (title, colours, cursor, or a line that
-hides the one before it). printable() shows every control character as an escape
-(\x1b, \r, \u202e) instead; it is applied to each line hvconform prints.
+hides the one before it, or text reordered by a bidirectional override).
+printable() is the one function every line hvconform prints goes through: the
+pytest front end (fixtures/), `python -m hvconform audit` and its progress line
+(cli/progress.py) alike.
 """
 
 from __future__ import annotations
 
 import re
 
-# C0 and C1 controls, DEL, and the bidirectional overrides and isolates that reorder text
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 controls, DEL, C1 controls, and the invisible format characters that reorder or
+# hide text (Arabic letter mark, zero-width, bidi embeddings, overrides and isolates,
+# line and paragraph separators, word joiners, BOM)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
-def printable(text) -> str:
-    """`text` as one inert terminal line: controls (newlines too) shown escaped."""
-    return _CONTROL.sub(_escape, str(text))
+def printable(text, limit: int | None = None) -> str:
+    """`text` as one inert terminal line: each control character shown as its escape
+    (\\x1b, \\n, \\u202e); cut to `limit` characters when given."""
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "..."
+    return _UNPRINTABLE.sub(lambda m: _escape(m.group(0)), text)
 
 
-def _escape(m: re.Match) -> str:
-    c = m[0]
-    if c == "\t":
-        return " "
-    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or (
+        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")

@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from hvconform.model.snapshot import Snapshot
+
 VNC_PASSWORD = "hvIsoPw2"   # lab/domains/weak/weak-tenant-b.xml
 
 
@@ -96,8 +98,8 @@ def test_a_vms_own_setting_overrides_weaks_qemu_conf(lab_audit, results):
     # weak's qemu.conf keeps VNC on loopback and guest RAM out of dumps; its guests
     # override both (lab/hosts/weak/qemu.conf.add, lab/domains/weak/*.xml)
     _, run_dir, _ = lab_audit
-    snap = json.loads((run_dir / "snapshots" / "weak.json").read_text())
-    qconf = snap["artifacts"]["file:/etc/libvirt/qemu.conf"]["stdout"]
+    snap = Snapshot.load(run_dir / "snapshots" / "weak.json")   # larger outputs are in blobs/
+    qconf = snap.artifacts["file:/etc/libvirt/qemu.conf"].stdout
     assert not [line for line in qconf.splitlines() if line.startswith(("vnc_listen", "dump_guest_core"))]
     [net008] = records(results, "NET-008", "weak")
     assert net008["status"] == "fail" and "weak-legacy: VNC on 0.0.0.0" in net008["actual"]
@@ -132,8 +134,8 @@ def test_inventory_vms_are_reconciled(lab_audit, results):
 
 def test_the_vnc_password_reaches_no_file_of_the_run(lab_audit):
     _, run_dir, _ = lab_audit
-    snap = json.loads((run_dir / "snapshots" / "weak.json").read_text())
-    live = snap["artifacts"]["domain:weak-tenant-b:live"]["stdout"]
+    snap = Snapshot.load(run_dir / "snapshots" / "weak.json")   # larger outputs are in blobs/
+    live = snap.artifacts["domain:weak-tenant-b:live"].stdout
     assert "listen='0.0.0.0'" in live                  # the graphics element was collected
     files = [p for p in run_dir.rglob("*") if p.is_file()]
     assert any(p.name == "results.json" for p in files) and any(p.parent.name == "sent" for p in files)

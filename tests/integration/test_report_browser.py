@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from collections import Counter
 
 import pytest
@@ -108,3 +109,69 @@ def test_pytest_html_screenshot(lab_audit, tmp_path):
     chromium(tmp_path, "--window-size=1600,1200", "--virtual-time-budget=5000",
              f"--screenshot={shot}", (run_dir / "pytest.html").as_uri())
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+# -- a fleet's report: the summary, and each host's verdicts one click away ------------
+
+FLEET_HOSTS = 1000
+
+
+@pytest.fixture(scope="module")
+def fleet_report(tmp_path_factory):
+    """report.html of 1,000 hosts (~300,000 verdicts): the recorded lab hosts' verdicts,
+    judged once and given to 1,000 host names, rendered as a fleet's run renders it."""
+    from hvconform import audit
+    from hvconform.deliver.report import html
+    from hvconform.inputs import catalog as catalog_mod
+    from hvconform.model.run import Run
+    from hvconform.model.snapshot import Snapshot
+    from tests.conftest import ROOT
+
+    lab = ROOT / "tests" / "data" / "lab-snapshots"
+    where = tmp_path_factory.mktemp("fleet-report")
+    snaps = {h: Snapshot.load(lab / f"{h}.json") for h in ("hardened", "default", "weak")}
+    run = Run("recorded", where / "recorded", started=snaps["weak"].started, snapshots=snaps)
+    catalog = catalog_mod.load()
+    one = audit.judge_run(run, catalog)
+    templates = [[r for r in one["verdicts"] if r["host"] == h] for h in snaps]
+    hosts, verdicts = [], []
+    for i in range(FLEET_HOSTS):
+        name, source = f"sim-{i:04d}", list(snaps)[i % 3]
+        hosts.append({**next(h for h in one["hosts"] if h["name"] == source), "name": name})
+        verdicts += [{**r, "host": name, "test": r["test"].replace(f"[{source}", f"[{name}")}
+                     for r in templates[i % 3]]
+    doc = {**one, "hosts": hosts, "verdicts": verdicts}
+    out = html.write(where / "results.json", where / "report.html", catalog, doc)
+    return out, doc
+
+
+def test_fleet_report_opens_to_its_summary_in_seconds(fleet_report, tmp_path):
+    out, doc = fleet_report
+    started = time.monotonic()
+    dom = rendered_dom(tmp_path, out.as_uri())
+    took = time.monotonic() - started
+    assert took < 20, f"report.html of {FLEET_HOSTS} hosts took {took:.1f} s in Chromium"  # ~2 s idle
+    verdicts = doc["verdicts"]
+    assert f'id="overall-compliance">{compliance(verdicts)}<' in dom
+    counts = Counter(v["status"] for v in verdicts)
+    assert re.search(rf'id="count-fail"><div class="value">{counts["fail"]}</div>', dom)
+    rows = re.findall(r'<tr data-host="(sim-\d{4})" data-page="(report-hosts/[^"]+)">', dom)
+    assert len(rows) == FLEET_HOSTS
+    assert '<details class="verdict' not in dom                 # the verdicts are on host pages
+    assert out.stat().st_size < 10 * 1024 * 1024
+
+
+def test_fleet_report_a_host_is_one_click_away(fleet_report, tmp_path):
+    out, doc = fleet_report
+    dom = rendered_dom(tmp_path, out.as_uri())
+    page = re.search(r'<tr data-host="sim-0005" data-page="([^"]+)">.*?<a href="([^"]+)"', dom, re.S)
+    assert page.group(1) == page.group(2)                       # the host's name links its page
+    host_dom = rendered_dom(tmp_path, (out.parent / page.group(1)).as_uri())
+    mine = [v for v in doc["verdicts"] if v["host"] == "sim-0005"]
+    assert len(shown_verdicts(host_dom)) == len(mine)
+    assert "sim-0006" not in host_dom.split('id="details"', 1)[1]
+    # a shared link to report.html#host=...&status=fail opens that host's page, filtered
+    filtered = rendered_dom(tmp_path, out.as_uri() + "#host=sim-0005&status=fail")
+    shown = shown_verdicts(filtered)
+    assert len(shown) == len([v for v in mine if v["status"] == "fail"]) > 0
+    assert all('data-status="fail"' in t for t in shown)

@@ -4,8 +4,9 @@ snapshot, sent log, results, report, nor any member of the bundle."""
 
 from __future__ import annotations
 
-import json
 import tarfile
+
+from hvconform.model.snapshot import Snapshot
 
 SECRETS = ("hvlab-vnc-conf-secret", "hvVncPw8",  # VNC passwords are 8 characters at most
            "hvlab-borg-passphrase-not-real",     # lab/hosts/hardened/files/etc/borgmatic/config.yaml
@@ -24,10 +25,10 @@ def test_no_secret_reaches_any_file_of_the_run(lab_audit):
 
 def test_the_secret_was_there_and_is_marked_redacted(lab_audit):
     _, run_dir, _ = lab_audit
-    snap = json.loads((run_dir / "snapshots" / "weak.json").read_text())
-    conf = snap["artifacts"]["file:/etc/libvirt/qemu.conf"]
-    assert conf["redacted"] is True
-    assert 'vnc_password = "[REDACTED]"' in conf["stdout"]
+    snap = Snapshot.load(run_dir / "snapshots" / "weak.json")   # larger outputs are in blobs/
+    conf = snap.artifacts["file:/etc/libvirt/qemu.conf"]
+    assert conf.redacted is True
+    assert 'vnc_password = "[REDACTED]"' in conf.stdout
 
 
 def test_no_secret_reaches_any_member_of_the_bundle(lab_audit):
@@ -45,8 +46,9 @@ def test_backup_passphrases_were_read_and_withheld_on_the_host(lab_audit):
     """The settings holding them were collected, the secret withheld where it was read:
     collection never saw it (hvconform/collect/settings_filters.py), so no redaction ran."""
     _, run_dir, _ = lab_audit
-    hardened = json.loads((run_dir / "snapshots" / "hardened.json").read_text())["artifacts"]
+    # Snapshot.load: outputs of 512 characters or more are in blobs/
+    hardened = Snapshot.load(run_dir / "snapshots" / "hardened.json").artifacts
     borgmatic = hardened["cmd:borgmatic_configs"]
-    assert 'encryption_passphrase: "[withheld]"' in borgmatic["stdout"] and not borgmatic["redacted"]
-    weak = json.loads((run_dir / "snapshots" / "weak.json").read_text())["artifacts"]
-    assert "RESTIC_PASSWORD=[withheld]" in weak["cmd:restic_settings"]["stdout"]
+    assert 'encryption_passphrase: "[withheld]"' in borgmatic.stdout and not borgmatic.redacted
+    weak = Snapshot.load(run_dir / "snapshots" / "weak.json").artifacts
+    assert "RESTIC_PASSWORD=[withheld]" in weak["cmd:restic_settings"].stdout

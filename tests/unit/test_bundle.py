@@ -111,6 +111,7 @@ def test_a_re_signed_manifest_passes_alone_but_not_against_the_auditors_key(run_
         manifest["files"]["results.json"] = bundle.sha256_bytes(files["run-1/results.json"])
         forger = bundle.signer_from(None)
         manifest["signature"]["public_key"] = forger.public_key
+        manifest["signature"]["fingerprint"] = bundle.fingerprint(forger.public_key)
         data = json.dumps(manifest).encode()
         files["run-1/MANIFEST.json"] = data
         files["run-1/MANIFEST.sig"] = base64.b64encode(forger.key.sign(data))

@@ -70,6 +70,25 @@ def test_csv_cells_from_hosts_never_become_spreadsheet_formulas():
     assert verdicts_csv._safe("-1") == "-1" and verdicts_csv._safe("-cmd") == "'-cmd"
 
 
+@pytest.mark.parametrize("payload", [
+    "-2+3+cmd|' /C calc'!A0", "-1+1", "- 1", "-1e3+cmd", "+1", "=1+1", "@SUM(1)", "\t=1", "\r=1",
+    " =1+1", "  -2+cmd", "\uff1d1+1", "\uff0b1", "\uff0d2+cmd", "\uff20SUM(1)"])
+def test_csv_cells_like_minus_2_plus_3_plus_cmd_are_neutralised(payload):
+    """Issue 10: a cell starting '-' and a digit was taken for a number and kept as is."""
+    doc = copy.deepcopy(RESULTS)
+    for key in ("actual", "reason", "expected"):
+        doc["verdicts"][0][key] = payload
+    doc["verdicts"][0]["vm"] = payload
+    row = next(csv.DictReader(io.StringIO(verdicts_csv.render(doc), newline="")))
+    for key in ("actual", "reason", "expected", "vm"):
+        assert row[key] == "'" + payload, key
+
+
+@pytest.mark.parametrize("number", ["-1", "-2.5", "0", "12"])
+def test_csv_plain_numbers_stay_numbers(number):
+    assert verdicts_csv._safe(number) == number
+
+
 def oscal_validate(doc) -> subprocess.CompletedProcess:
     if not OSCAL_PYTHON.exists():
         pytest.fail(f"{OSCAL_PYTHON} is missing: `make setup` makes it (tests/requirements-oscal.txt)")

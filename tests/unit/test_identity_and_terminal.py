@@ -94,10 +94,10 @@ def test_a_host_refused_before_login_is_not_labelled_accepted_by_the_flag(tmp_pa
 
 def test_raw_terminal_escape_sequences_from_vm_names_and_errors_never_reach_the_terminal(tmp_path):
     hostile = "\x1b]2;owned\x07\x1b[2J\r\u202egnp.exe"
-    assert printable(hostile) == "\\x1b]2;owned\\x07\\x1b[2J\\x0d\\u202egnp.exe"
+    assert printable(hostile) == "\\x1b]2;owned\\x07\\x1b[2J\\r\\u202egnp.exe"
     s = Snapshot(host="h", status="partial", error=f"domain {hostile}: failed\nsecond line")
     assert printable(progress_line(s, 1.0)) == (
-        "  h: partial: domain \\x1b]2;owned\\x07\\x1b[2J\\x0d\\u202egnp.exe: failed\\x0asecond line [1.0s]")
+        "  h: partial: domain \\x1b]2;owned\\x07\\x1b[2J\\r\\u202egnp.exe: failed\\nsecond line [1.0s]")
     d = document(Run("r", tmp_path, snapshots={"h": s}), "0" * 64, [])
     d["inventory"] = {"vms": [{"host": "h", "vm": hostile, "status": "not_listed"}]}
     d["run"]["interrupted"] = hostile
@@ -109,7 +109,8 @@ def terminal_summary(doc_: dict, run_dir: Path) -> list[str]:
     """What fixtures/reporting.py and fixtures/bundle.py print at the end of a run."""
     lines = []
     tr = types.SimpleNamespace(section=lambda *a, **k: None, write_line=lines.append)
-    config = types.SimpleNamespace(stash={}, option=types.SimpleNamespace(htmlpath=None))
+    config = types.SimpleNamespace(stash={}, option=types.SimpleNamespace(htmlpath=None),
+                                   pluginmanager=types.SimpleNamespace(hasplugin=lambda name: False))
     st = state(config)
     st.results, st.run_dir = doc_, run_dir
     reporting.pytest_terminal_summary(tr, config)

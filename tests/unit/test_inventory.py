@@ -173,9 +173,11 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
     ("  a:\n    address: x\n    sudo: 'yes'\n",
      "inv.yaml:6: hosts.a.sudo: expected true or false, got 'yes'"),
     ("  a:\n    address: x\n    ssh: {connect_timeout: 0}\n",
-     "inv.yaml:6: hosts.a.ssh.connect_timeout: expected a number of seconds greater than 0, got 0"),
+     "inv.yaml:6: hosts.a.ssh.connect_timeout: expected a number of seconds greater than 0, "
+     "at most 300, got 0"),
     ("  a:\n    address: x\n    ssh: {command_timeout: 2m}\n",
-     "inv.yaml:6: hosts.a.ssh.command_timeout: expected a number of seconds greater than 0, got '2m'"),
+     "inv.yaml:6: hosts.a.ssh.command_timeout: expected a number of seconds greater than 0, "
+     "at most 3600, got '2m'"),
     ("  a:\n    address: x\n    facts:\n      security_level: 3\n",
      "inv.yaml:7: hosts.a.facts.security_level: expected a string, got 3"),
     ("  a:\n    address: x\n    facts: {colour: red}\n",
@@ -185,7 +187,7 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
      "inv.yaml:6: hosts.a.labels.rack: expected a string, number or true/false, got [1, 2]"),
     ("  hv a:\n    address: x\n",
      "inv.yaml:4: hosts.hv a: host name 'hv a': use only letters, digits, '.', '_' and '-' "
-     "(it becomes a test id)"),
+     "(at most 128), not starting with '.' or '-' (it becomes a test id and a file name)"),
     ("  a:\n    address: -oProxyCommand=x\n",  # ssh would read it as an option
      "inv.yaml:5: hosts.a.address: expected a host name or IP address, got '-oProxyCommand=x'"),
     ("  a: 10.0.0.1\n", "inv.yaml:4: hosts.a: expected a mapping, got '10.0.0.1'"),
@@ -210,6 +212,19 @@ def test_site_example_loads_once_its_key_files_exist(tmp_path, monkeypatch):
 ])
 def test_each_mistake_is_located(site, body, expected):
     assert errors_of(site, HEAD + body) == [expected]
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf", "1e9", "301", "86400"])
+def test_connect_timeout_inf_is_refused_not_waited_for(site, value):
+    """Issue 10: `connect_timeout: .inf` hung the run; every timeout is bounded."""
+    errors = errors_of(site, HEAD + f"  a:\n    address: x\n    ssh: {{connect_timeout: {value}}}\n")
+    assert len(errors) == 1 and errors[0].startswith(
+        "inv.yaml:6: hosts.a.ssh.connect_timeout: expected a number of seconds greater than 0, "
+        "at most 300, got "), errors
+    if value not in ("301",):
+        errors = errors_of(site, HEAD + f"  a:\n    address: x\n    ssh: {{command_timeout: {value}}}\n")
+        assert "ssh.command_timeout: expected a number of seconds greater than 0, at most 3600" \
+            in errors[0]
 
 
 def test_vms_a_host_should_have_with_their_facts(site):
@@ -249,7 +264,8 @@ def test_vms_are_per_host_not_defaults(site):
     ("  a: [b]\n", ["inv.yaml:9: groups.a: a host has this name too; --limit could not tell them apart"]),
     ("  g: a\n", ["inv.yaml:9: groups.g: expected a list of host names, got 'a'"]),
     ("  g/1: [a]\n", ["inv.yaml:9: groups.g/1: group name 'g/1': use only letters, digits, '.', '_' "
-                      "and '-' (it becomes a test id)"]),
+                      "and '-' (at most 128), not starting with '.' or '-' (it becomes a test id "
+                      "and a file name)"]),
 ])
 def test_group_mistakes(site, groups, expected):
     text = HEAD + "  a:\n    address: x\n  b:\n    address: y\ngroups:\n" + groups

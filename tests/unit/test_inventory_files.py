@@ -109,3 +109,13 @@ def test_output_caps_are_ssh_settings_in_bytes_or_units(site):
         "bytes, or like '16MiB', got 10",
         "TMP/inv.yaml:7: hosts.b.ssh.max_host_output: expected a size from 1 KiB to 1024 GiB: "
         "bytes, or like '64MiB', got 'lots'"]
+
+
+def test_a_home_path_of_no_user_is_a_located_error(site):
+    """`~name/...` of a user that does not exist raised RuntimeError out of the load
+    (found by tests/unit/test_fuzz_inputs.py)."""
+    text = HEAD.replace("identity_file: id_ed25519", "identity_file: '~nosuchuser/k'") + \
+        "overlays: ['~nosuchuser/o.yaml']\n"
+    assert errors(site, text) == [
+        "TMP/inv.yaml:2: defaults.ssh.identity_file: cannot expand '~nosuchuser/k': no such user",
+        "TMP/inv.yaml:5: overlays[0]: cannot expand '~nosuchuser/o.yaml': no such user"]

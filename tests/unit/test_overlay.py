@@ -125,7 +125,7 @@ BAD = [
     (GOOD_ROW.replace("applies_to: host", "applies_to: vm"), 2, "kind sysctl judges a host"),
     (GOOD_ROW.replace("op: eq", "op: like"), 2, "unknown op 'like'"),
     (GOOD_ROW.replace("kind: sysctl", "kind: bespoke"), 2, "is now called 'function'"),
-    (GOOD_ROW.replace("kind: sysctl", "kind: [sysctl]"), 2, "cannot be read"),
+    (GOOD_ROW.replace("kind: sysctl", "kind: [sysctl]"), 2, "check.kind: expected a string, got list"),
     (GOOD_ROW.replace("kernel.sysrq", "/etc/shadow"), 2, "reads /etc/shadow, which may hold secrets"),
     (GOOD_ROW + GOOD_ROW.replace("controls:\n", ""), 14, "id ACME-001 already added at"),
     ("tailoring:\n  - {control: HOST-999, exclude: true, reason: r, approver: a}\n", 2,

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from hvconform.collect.redact import MASK, redact, redact_artifact
+import pytest
+
+from hvconform.collect.redact import MASK, SHAPES, redact, redact_artifact, redact_error
 from hvconform.model.snapshot import Artifact, sha256_text
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "libvirt-domains"
@@ -41,3 +43,101 @@ def test_artifact_is_marked_and_rehashed():
     a = Artifact(key="domain:vm:live", source="virsh", rc=0, stdout="<graphics passwd='p'/>")
     redact_artifact(a)
     assert a.redacted and "'p'" not in a.stdout and a.sha256 == sha256_text(a.stdout)
+
+
+# -- the catalogue: each shape, with the texts of issue 10 that leaked -------------------
+
+ARMOUR = "-----{} {}-----"   # built, so no scanner takes this file for holding a key
+KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACD0hvLabKeyBody0123456789"
+
+
+def block(kind: str, end: bool = True) -> str:
+    return (ARMOUR.format("BEGIN", kind) + "\n" + KEY_BODY + "\n"
+            + (ARMOUR.format("END", kind) + "\n" if end else ""))
+
+
+# (shape, artifact key, text, the secret that must go, what must stay)
+CATALOGUE = [
+    ("key block", "file:/etc/pki/x.pem", "a\n" + block("OPENSSH PRIVATE KEY") + "b", "KeyBody", "b"),
+    ("key block", "file:/root/k.asc", block("PGP PRIVATE KEY BLOCK"), "KeyBody", "PGP PRIVATE KEY BLOCK"),
+    ("key block", "cmd:ps", "x " + block("RSA PRIVATE KEY", end=False), "KeyBody", "x "),
+    ("key block tail", "error", "... rc=137: " + KEY_BODY[-40:] + "\n" + ARMOUR.format("END", "OPENSSH PRIVATE KEY"),
+     "KeyBody", "rc=137"),
+    ("grub pbkdf2 hash", "file:/boot/grub2/user.cfg",
+     "GRUB2_PASSWORD=grub.pbkdf2.sha512.10000.AB12CD34.EF56AB78\n", "AB12CD34", "GRUB2_PASSWORD="),
+    ("grub pbkdf2 hash", "file:/boot/grub/grub.cfg",
+     "password_pbkdf2 root grub.pbkdf2.sha512.10000.0011AABB.CCDD2233\n", "0011AABB", "password_pbkdf2 root "),
+    ("crypt hash", "file:/etc/x", "root:$6$saltsalt$hashhashhashhash:19000", "hashhash", "root:"),
+    ("grub plaintext password", "file:/boot/grub/grub.cfg", "password root hvGrubPlain\n", "hvGrubPlain",
+     "password root "),
+    ("qemu secret object data", "cmd:ps",
+     "  562  0 root qemu-system-x86 qemu-system-x86_64 -object secret,id=s0,data=c2VjcmV0,format=base64 -m 128",
+     "c2VjcmV0", "format=base64 -m 128"),
+    ("qemu secret object data", "domain:vm:live",
+     "<qemu:arg value='secret,id=s0,data=hvXmlArgData,format=raw'/>", "hvXmlArgData", "format=raw'/>"),
+    ("qemu secret object json", "cmd:ps",
+     'qemu -object {"qom-type":"secret","id":"s1","data":"hvJsonData"} -m 1', "hvJsonData", '"id":"s1"'),
+    ("qemu secret object json", "domain:vm:inactive",
+     "<qemu:arg value='{&quot;qom-type&quot;:&quot;secret&quot;,&quot;data&quot;:&quot;hvEscData&quot;}'/>",
+     "hvEscData", "qom-type"),
+    ("password argument", "cmd:ps", "qemu -spice port=5900,password=hvSpicePw -vnc :0,password=on",
+     "hvSpicePw", "password=on"),
+    ("rbd key argument", "cmd:ps", "file=rbd:pool/img:id=admin:key=AQBhvRbdKey==:auth_supported=cephx",
+     "AQBhvRbdKey", ":auth_supported=cephx"),
+    ("secret option", "cmd:ps", "mysqldump --password=hvOptPw --password-file /etc/pw", "hvOptPw",
+     "--password-file /etc/pw"),
+    ("url userinfo", "file:/etc/hvconform/backup-repository",
+     "rest:https://hvlab:hvResticPw@backup.example:8000/weak\n", "hvResticPw", "@backup.example:8000/weak"),
+    ("url userinfo", "file:/etc/nova/nova.conf",
+     "transport_url = rabbit://nova:hvRabbit1@c1:5672,nova:hvRabbit2@c2:5672/\n", "hvRabbit", "@c2:5672/"),
+    ("url userinfo", "file:/etc/nova/nova.conf",
+     "[database]\nconnection = mysql+pymysql://nova:hvNovaDb@ctl/nova\n", "hvNovaDb", "@ctl/nova"),
+    ("ini key", "file:/etc/nova/nova.conf",
+     "[neutron]\nmetadata_proxy_shared_secret = hvMetaSecret\n", "hvMetaSecret", "metadata_proxy_shared_secret = "),
+    ("ini key", "file:/etc/neutron/metadata_agent.ini",
+     "metadata_proxy_shared_secret=hvNeutronMeta\n", "hvNeutronMeta", "metadata_proxy_shared_secret="),
+    ("ini key", "file:/etc/sssd/sssd.conf",
+     "ldap_default_authtok_type = password\nldap_default_authtok = hvSssdTok\n", "hvSssdTok",
+     "ldap_default_authtok_type = password"),
+    ("ini key", "file:/etc/libvirt/qemu.conf", '#spice_password = "hvSpiceConf"\n', "hvSpiceConf",
+     '#spice_password = "[REDACTED]"'),
+    ("xml attribute", "cmd:virsh_net_dumpxml_all", "<graphics type='vnc' passwd='hvVncXml'/>", "hvVncXml",
+     "type='vnc'"),
+    ("xml key attribute", "file:/etc/libvirt/qemu/vm.xml", "<x key='hvXmlKey'/>", "hvXmlKey", "<x key="),
+]
+
+
+@pytest.mark.parametrize("shape, key, text, secret, kept", CATALOGUE,
+                         ids=[f"{c[0]}:{c[1]}" for c in CATALOGUE])
+def test_each_secret_shape_is_redacted_whatever_the_artifact(shape, key, text, secret, kept):
+    out = redact(key, text)
+    assert secret not in out, out
+    assert kept in out, out
+    # the same text as an error text (a killed batch's stderr, ...)
+    assert secret not in (redact_error(text) or "")
+
+
+def test_every_shape_of_the_catalogue_has_a_case():
+    assert {name for name, _ in SHAPES} == {c[0] for c in CATALOGUE}
+
+
+@pytest.mark.parametrize("key, text", [
+    ("cmd:sshd_effective", "passwordauthentication no\npermitemptypasswords no\n"),
+    ("file:/etc/ssh/sshd_config", "PasswordAuthentication=no\n"),
+    ("file:/etc/libvirt/qemu.conf", 'vnc_password = ""\nspice_tls_x509_secret_uuid = "0a1b"\n'),
+    ("file:/etc/sssd/sssd.conf", "ldap_default_authtok_type = password\n"),
+    ("domain:vm:inactive", "<tpm><backend type='emulator'><encryption secret='0a1b-2c3d'/></backend></tpm>"),
+    ("file:/proc/self/mountinfo", "25 1 8:1 / / rw - ext4 /dev/sda1 rw,data=ordered\n"),
+    ("cmd:ps", "qemu -vnc 0.0.0.0:0,password=on -object secret,id=s0,file=/run/s0"),
+    ("file:/etc/hvconform/backup-repository", "sftp:backup@host:/srv/restic\n"),
+])
+def test_what_is_not_a_secret_stays(key, text):
+    assert redact(key, text) == text
+
+
+def test_a_private_key_53_times_in_a_killed_batchs_stderr_leaves_none():
+    stderr = ("cat: /nope: No such file or directory\n" + block("OPENSSH PRIVATE KEY")) * 53
+    out = redact_error("3 of 9 commands gave no result; rc=137: " + stderr)
+    assert "KeyBody" not in out and out.count("[REDACTED OPENSSH PRIVATE KEY]") == 53
+    # and cut to its last 300 characters, as an error text once was, before redaction
+    assert "KeyBody" not in redact_error(("rc=137: " + stderr)[-300:])

@@ -1,4 +1,10 @@
-"""OSCAL assessment-results (1.2) from a run: one observation and one finding per verdict.
+"""OSCAL assessment-results (1.2) from a run: an observation per verdict, and a finding
+per control and outcome relating the observations of the targets with that outcome.
+
+Sized for fleets (bench/README.md): compact JSON, written as a stream; an observation
+links its evidence by hash (the excerpt that decided is in results.json and the
+report); what is the control's, not the verdict's (severity, domain, remediation),
+is in the catalog and results.json, not repeated in every finding.
 
     doc = build(results_doc, snapshot_files)    # {"assessment-results": {...}}
 
@@ -13,6 +19,7 @@ Validated against the OSCAL model by the project's own tests (compliance-trestle
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -26,8 +33,17 @@ STATE = {"pass": ("satisfied", "pass")}   # everything else is not satisfied
 
 
 def _uuid(run_id: str, *parts) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "hvconform:" + run_id + ":" + "/".join(
-        "" if p is None else str(p) for p in parts)))
+    """uuid.uuid5(NAMESPACE_URL, name) as a string, without the UUID object (a fleet
+    has a million of them): sha1 of namespace and name, version 5, RFC 4122 variant."""
+    name = "hvconform:" + run_id + ":" + "/".join("" if p is None else str(p) for p in parts)
+    h = bytearray(hashlib.sha1(_NAMESPACE + name.encode("utf-8")).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+_NAMESPACE = uuid.NAMESPACE_URL.bytes
 
 
 def _prop(name: str, value) -> dict | None:
@@ -43,107 +59,152 @@ def _text(*parts) -> str:
     return "\n".join(p for p in parts if p) or "(none)"
 
 
-def build(doc: dict, snapshot_files: dict[str, bytes]) -> dict:
-    """`snapshot_files`: host name -> bytes of snapshots/<host>.json as bundled."""
-    run = doc["run"]
-    run_id = run["id"]
-    finished = run.get("finished") or run["started"]
-    resources, items = [], []
-    snap_res = {}
-    for host, data in sorted(snapshot_files.items()):
-        snap_res[host] = _uuid(run_id, "snapshot", host)
-        resources.append({"uuid": snap_res[host], "title": f"Snapshot of {host}",
-                          "description": "Everything collected from the host, as plain JSON",
-                          "rlinks": [{"href": f"snapshots/{host}.json",
-                                      "media-type": "application/json",
-                                      "hashes": [{"algorithm": "SHA-256",
-                                                  "value": sha256_bytes(data)}]}]})
-    catalog_res = _uuid(run_id, "catalog")
-    resources.append({"uuid": catalog_res, "title": "hvconform catalog",
-                      "description": "The controls judged: catalog/<domain>/controls.yaml",
-                      "props": _props(catalog_digest=doc["tool"].get("catalog_digest")),
-                      "rlinks": [{"href": "catalog/"}]})
-    for h in doc.get("hosts", []):
-        ident = h.get("identity") or {}
-        items.append({"uuid": _uuid(run_id, "item", h["name"]),
-                      "description": f"Hypervisor host {h['name']}",
-                      "props": _props(host=h["name"], hostname=ident.get("hostname"),
-                                      machine_id=ident.get("machine_id"),
-                                      ssh_host_key=ident.get("host_key"),
-                                      collection=h.get("status"))})
-    vms = sorted({(r["host"], r["vm"]) for r in doc["verdicts"] if r.get("vm")})
-    items += [{"uuid": _uuid(run_id, "item", host, vm), "description": f"VM {vm} on {host}",
-               "props": [{"name": "virtual", "value": "yes"}] + _props(host=host, vm=vm)}
-              for host, vm in vms]
+class _Document:
+    """The parts of the document, in the order they are written: items first, then an
+    observation per verdict, each made on its own (write() streams them), the findings
+    and the back-matter resources the observations named on the way."""
 
-    artifacts, observations, findings = {}, [], []
-    for rec in doc["verdicts"]:
-        target = rec["host"] + (f"/{rec['vm']}" if rec.get("vm") else "")
+    def __init__(self, doc: dict, snapshot_files: dict[str, bytes]):
+        self.doc, self.run = doc, doc["run"]
+        self.run_id = self.run["id"]
+        self.finished = self.run.get("finished") or self.run["started"]
+        self.resources, self.artifacts = [], {}
+        self._targets, self._hosts = {}, {}
+        for host, data in sorted(snapshot_files.items()):
+            self.resources.append({"uuid": self.uuid("snapshot", host), "title": f"Snapshot of {host}",
+                                   "description": "Everything collected from the host, as plain JSON",
+                                   "rlinks": [{"href": f"snapshots/{host}.json",
+                                               "media-type": "application/json",
+                                               "hashes": [{"algorithm": "SHA-256",
+                                                           "value": sha256_bytes(data)}]}]})
+        self.catalog_res = self.uuid("catalog")
+        self.resources.append({"uuid": self.catalog_res, "title": "hvconform catalog",
+                               "description": "The controls judged: catalog/<domain>/controls.yaml",
+                               "props": _props(catalog_digest=doc["tool"].get("catalog_digest")),
+                               "rlinks": [{"href": "catalog/"}]})
+
+    def uuid(self, *parts) -> str:
+        return _uuid(self.run_id, *parts)
+
+    def target_uuids(self, rec: dict) -> tuple[str, str]:
+        """(observation, subject) uuids of a record: the finding needs the first again."""
+        key = (rec["control"], rec["host"], rec.get("vm"))
+        hit = self._targets.get(key)
+        if hit is None:
+            subject = self.uuid("item", rec["host"], rec.get("vm")) if rec.get("vm") \
+                else self._host_item(rec["host"])
+            hit = self._targets[key] = (self.uuid("observation", *key), subject)
+        return hit
+
+    def _host_item(self, host: str) -> str:
+        if host not in self._hosts:
+            self._hosts[host] = self.uuid("item", host)
+        return self._hosts[host]
+
+    def items(self) -> list[dict]:
+        items = []
+        for h in self.doc.get("hosts", []):
+            ident = h.get("identity") or {}
+            items.append({"uuid": self.uuid("item", h["name"]),
+                          "description": f"Hypervisor host {h['name']}",
+                          "props": _props(host=h["name"], hostname=ident.get("hostname"),
+                                          machine_id=ident.get("machine_id"),
+                                          ssh_host_key=ident.get("host_key"),
+                                          collection=h.get("status"))})
+        vms = sorted({(r["host"], r["vm"]) for r in self.doc["verdicts"] if r.get("vm")})
+        items += [{"uuid": self.uuid("item", host, vm), "description": f"VM {vm} on {host}",
+                   "props": [{"name": "virtual", "value": "yes"}] + _props(host=host, vm=vm)}
+                  for host, vm in vms]
+        return items
+
+    def observation(self, rec: dict) -> dict:
+        target = _target(rec)
         evidence = []
         for e in rec.get("evidence", []):
             key = (rec["host"], e["source"], e["sha256"])
-            if key not in artifacts:
-                artifacts[key] = _uuid(run_id, "artifact", *key)
-                resources.append({
-                    "uuid": artifacts[key], "title": e["source"],
-                    "description": f"Output of `{e['source']}` on {rec['host']}, stored in its snapshot",
+            if key not in self.artifacts:
+                self.artifacts[key] = self.uuid("artifact", *key)
+                self.resources.append({
+                    "uuid": self.artifacts[key], "title": e["source"],
                     "props": _props(sha256=e["sha256"], collected_at=e.get("collected_at")),
                     "rlinks": [{"href": f"snapshots/{rec['host']}.json"}]})
-            evidence.append({"href": f"#{artifacts[key]}",
-                             "description": _text(f"{e['source']} (sha256 {e['sha256']})",
-                                                  e.get("excerpt")),
-                             "props": _props(sha256=e["sha256"])})
-        obs_uuid = _uuid(run_id, "observation", rec["control"], rec["host"], rec.get("vm"))
-        observation = {"uuid": obs_uuid, "title": f"{rec['control']} on {target}",
+            # the hashed artifact is the evidence; what in it decided (the excerpt) is
+            # in results.json and the report, not repeated here for every verdict
+            evidence.append({"href": f"#{self.artifacts[key]}", "description": e["source"]})
+        obs_uuid, subject = self.target_uuids(rec)
+        observation = {"uuid": obs_uuid,
+                       "title": f"{rec['control']} on {target}",
                        "description": _text(f"Expected: {rec.get('expected')}",
                                             f"Actual: {rec.get('actual')}",
                                             f"Reason: {rec.get('reason')}" if rec.get("reason") else None),
                        "methods": ["TEST"],
-                       "subjects": [{"subject-uuid": _uuid(run_id, "item", rec["host"], rec.get("vm"))
-                                     if rec.get("vm") else _uuid(run_id, "item", rec["host"]),
-                                     "type": "inventory-item"}],
-                       "collected": _collected(rec, run)}
+                       "subjects": [{"subject-uuid": subject, "type": "inventory-item"}],
+                       "collected": _collected(rec, self.run)}
         if evidence:
             observation["relevant-evidence"] = evidence
-        observations.append(observation)
-        state, reason = STATE.get(rec["status"], ("not-satisfied", "fail" if rec["status"] == "fail"
-                                                  else "other"))
-        waiver = rec.get("waiver") or {}
-        finding = {"uuid": _uuid(run_id, "finding", rec["control"], rec["host"], rec.get("vm")),
-                   "title": f"{rec['control']} {rec.get('title') or ''}".strip(),
-                   "description": _text(f"{rec['control']} on {target}: {rec['status']}",
-                                        rec.get("remediation") and f"Remediation: {rec['remediation']}"),
-                   "props": _props(status=rec["status"], severity=rec.get("severity"),
-                                   domain=rec.get("domain"), host=rec["host"], vm=rec.get("vm"),
-                                   waiver_approver=waiver.get("approver"),
-                                   waiver_ticket=waiver.get("ticket"),
-                                   waiver_expires=waiver.get("expires")),
-                   "target": {"type": "objective-id", "target-id": rec["control"],
-                              "status": {"state": state, "reason": reason}},
-                   "related-observations": [{"observation-uuid": obs_uuid}]}
-        findings.append(finding)
+        return observation
 
-    controls = sorted({r["control"] for r in doc["verdicts"]})
-    result = {"uuid": _uuid(run_id, "result"), "title": f"hvconform run {run_id}",
-              "description": _text(f"Inventory {run.get('inventory')}",
-                                   f"Replayed from {run['replayed_from']}" if run.get("replayed_from") else None),
-              "start": run["started"], "end": finished,
-              "reviewed-controls": {"control-selections": [
-                  {"include-controls": [{"control-id": c} for c in controls]} if controls
-                  else {"include-all": {}}]}}
-    if items:
-        result["local-definitions"] = {"inventory-items": items}
-    if observations:
-        result["observations"] = observations
-        result["findings"] = findings
-    return {"assessment-results": {
-        "uuid": _uuid(run_id, "assessment-results"),
-        "metadata": {"title": f"hvconform assessment results, run {run_id}",
-                     "last-modified": finished, "version": __version__,
-                     "oscal-version": OSCAL_VERSION},
-        "import-ap": {"href": f"#{catalog_res}"},
-        "results": [result],
-        "back-matter": {"resources": resources}}}
+    def findings(self) -> list[dict]:
+        """One finding per control and outcome (and waiver), relating the observation of
+        every target with that outcome: the same verdicts as one finding per verdict, in
+        a thousand times fewer objects at fleet size (bench/README.md)."""
+        groups: dict[tuple, list] = {}
+        for rec in self.doc["verdicts"]:
+            waiver = rec.get("waiver") or {}
+            key = (rec["control"], rec["status"], waiver.get("approver"), waiver.get("ticket"),
+                   waiver.get("expires"))
+            groups.setdefault(key, [rec]).append(self.target_uuids(rec)[0])
+        out = []
+        for (control, status, approver, ticket, expires), (first, *observations) in groups.items():
+            state, reason = STATE.get(status, ("not-satisfied", "fail" if status == "fail" else "other"))
+            targets = len(observations)
+            out.append({"uuid": self.uuid("finding", control, status, approver, ticket, expires),
+                        "title": f"{control} {first.get('title') or ''}".strip(),
+                        "description": f"{control}: {status} on {targets} target(s)"
+                                       + (f", e.g. {_target(first)}" if targets > 1 else f", {_target(first)}"),
+                        "props": _props(status=status, targets=targets, waiver_approver=approver,
+                                        waiver_ticket=ticket, waiver_expires=expires),
+                        "target": {"type": "objective-id", "target-id": control,
+                                   "status": {"state": state, "reason": reason}},
+                        "related-observations": [{"observation-uuid": u} for u in observations]})
+        return out
+
+    def result_head(self) -> dict:
+        controls = sorted({r["control"] for r in self.doc["verdicts"]})
+        run = self.run
+        result = {"uuid": self.uuid("result"), "title": f"hvconform run {self.run_id}",
+                  "description": _text(f"Inventory {run.get('inventory')}",
+                                       f"Replayed from {run['replayed_from']}" if run.get("replayed_from") else None),
+                  "start": run["started"], "end": self.finished,
+                  "reviewed-controls": {"control-selections": [
+                      {"include-controls": [{"control-id": c} for c in controls]} if controls
+                      else {"include-all": {}}]}}
+        items = self.items()
+        if items:
+            result["local-definitions"] = {"inventory-items": items}
+        return result
+
+    def head(self) -> dict:
+        return {"uuid": self.uuid("assessment-results"),
+                "metadata": {"title": f"hvconform assessment results, run {self.run_id}",
+                             "last-modified": self.finished, "version": __version__,
+                             "oscal-version": OSCAL_VERSION},
+                "import-ap": {"href": f"#{self.catalog_res}"}}
+
+
+def _target(rec: dict) -> str:
+    return rec["host"] + (f"/{rec['vm']}" if rec.get("vm") else "")
+
+
+def build(doc: dict, snapshot_files: dict[str, bytes]) -> dict:
+    """`snapshot_files`: host name -> bytes of snapshots/<host>.json as bundled."""
+    d = _Document(doc, snapshot_files)
+    result = d.result_head()
+    if doc["verdicts"]:
+        result["observations"] = [d.observation(r) for r in doc["verdicts"]]
+        result["findings"] = d.findings()
+    return {"assessment-results": {**d.head(), "results": [result],
+                                   "back-matter": {"resources": d.resources}}}
 
 
 def _collected(rec: dict, run: dict) -> str:
@@ -151,7 +212,31 @@ def _collected(rec: dict, run: dict) -> str:
     return min(times) if times else run["started"]
 
 
+CHUNK = 256
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 def write(doc: dict, run_dir: Path, path: Path) -> Path:
+    """The same document as build(), written as a stream (observations and findings a
+    few hundred at a time): a fleet's verdicts are never one object in memory."""
     snaps = {p.stem: p.read_bytes() for p in sorted((Path(run_dir) / "snapshots").glob("*.json"))}
-    Path(path).write_text(json.dumps(build(doc, snaps), indent=1), encoding="utf-8")
+    d = _Document(doc, snaps)
+    result = d.result_head()
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('{"assessment-results":' + _dumps(d.head())[:-1] + ',"results":[')
+        out.write(_dumps(result)[:-1])
+        verdicts = doc["verdicts"]
+        if verdicts:
+            out.write(',\n"observations":[\n')
+            # a few hundred at a time: one json.dumps call per item costs more than the item
+            for i in range(0, len(verdicts), CHUNK):
+                out.write(("," if i else "") + _dumps([d.observation(r) for r in verdicts[i:i + CHUNK]])[1:-1] + "\n")
+            out.write('],\n"findings":[\n')
+            for i, finding in enumerate(d.findings()):
+                out.write(("," if i else "") + _dumps(finding) + "\n")
+            out.write("]")
+        out.write('}],\n"back-matter":' + _dumps({"resources": d.resources}) + "}}\n")
     return Path(path)

@@ -2,15 +2,18 @@
 
     write(results_doc, run_dir / "results.csv")
 
-Cells that a spreadsheet would run as a formula (a value read from a host starting
-with =, +, @, or - followed by a letter) get a leading apostrophe: the values come
-from audited hosts and must not execute in the auditor's spreadsheet.
+Cells that a spreadsheet would run as a formula get a leading apostrophe: the values
+come from audited hosts and must not execute in the auditor's spreadsheet. That is
+any cell whose first character, or first after blanks, is =, +, -, @ (or their
+full-width forms, which some spreadsheets fold), or that starts with a tab or a line
+break, unless the whole cell is a plain number like -1 or -2.5 (`-2+3+cmd|...` is not).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 COLUMNS = ("control", "title", "domain", "severity", "host", "vm", "status", "expected",
@@ -18,9 +21,15 @@ COLUMNS = ("control", "title", "domain", "severity", "host", "vm", "status", "ex
            "waiver_expired", "evidence", "test")
 
 
+_FORMULA_START = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?\Z")
+
+
 def _safe(value) -> str:
     text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and text[1:2].isalpha()):
+    if _PLAIN_NUMBER.match(text):
+        return text
+    if text[:1] in ("\t", "\r", "\n") or text.lstrip(" \t\r\n")[:1] in _FORMULA_START:
         return "'" + text
     return text
 
@@ -38,15 +47,24 @@ def row(rec: dict) -> dict:
             "test": rec.get("test")}
 
 
+def _rows(doc: dict, out) -> None:
+    # CRLF rows (RFC 4180): the writer then quotes any cell holding a CR or LF, which
+    # a lone-LF terminator left bare, so a host's '\r' split the row
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for rec in doc["verdicts"]:
+        cells = row(rec)
+        writer.writerow([_safe(cells[k]) for k in COLUMNS])
+
+
 def render(doc: dict) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for rec in doc["verdicts"]:
-        writer.writerow({k: _safe(v) for k, v in row(rec).items()})
+    _rows(doc, out)
     return out.getvalue()
 
 
 def write(doc: dict, path: Path) -> Path:
-    Path(path).write_text(render(doc), encoding="utf-8")
+    """Written as a stream: a fleet's CSV is never one string in memory."""
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        _rows(doc, out)
     return Path(path)

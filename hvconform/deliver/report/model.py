@@ -174,10 +174,12 @@ def _order(rec: dict):
 
 
 def _host_names(doc: dict) -> list[str]:
-    names = [h["name"] for h in doc.get("hosts", [])]
+    names = list(dict.fromkeys(h["name"] for h in doc.get("hosts", [])))
+    seen = set(names)
     for rec in doc.get("verdicts", []):
-        if rec["host"] not in names:
+        if rec["host"] not in seen:
             names.append(rec["host"])     # e.g. "*" for an inventory-wide finding
+            seen.add(rec["host"])
     return names
 
 
@@ -231,8 +233,11 @@ def drift_kind(change: dict) -> str:
     return "fixed" if before in PROBLEMS else "changed"
 
 
-def _filters(records, host_names) -> dict:
-    refs = sorted({t for r in records for t in reference_tokens(r.get("references"))},
+def filters_of(records, host_names) -> dict:
+    """The options of each filter of the verdict list; one pass over the records (the
+    references of a control are one object shared by its records: read once)."""
+    distinct = {id(r.get("references")): r.get("references") for r in records}
+    refs = sorted({t for refs in distinct.values() for t in reference_tokens(refs)},
                   key=lambda t: (list(traceability.FRAMEWORKS).index(t[0])
                                  if t[0] in traceability.FRAMEWORKS else 99, traceability.natural_key(t[1])))
     frameworks = []
@@ -244,11 +249,13 @@ def _filters(records, host_names) -> dict:
         ref_options.append((key, f"{key}: any"))
         ref_options += [(f"{key}:{rid}", f"{key}: {rid}") for k, rid in refs if k == key]
     present = {r["status"] for r in records}
+    domains = {r.get("domain") for r in records}
+    severities = {r.get("severity") for r in records}
     return {
         "host": [(h, h) for h in host_names],
         "vm": [(v, v) for v in sorted({target(r) for r in records if r.get("vm")})],
-        "domain": [(d, d) for d in DOMAINS if any(r.get("domain") == d for r in records)],
-        "severity": [(s, s) for s in SEVERITIES if any(r.get("severity") == s for r in records)],
+        "domain": [(d, d) for d in DOMAINS if d in domains],
+        "severity": [(s, s) for s in SEVERITIES if s in severities],
         "status": [("fail,error", "fail or error")] + [(s, LABELS[s]) for s in STATUSES if s in present],
         "ref": ref_options,
     }
@@ -258,35 +265,62 @@ def _trace(records, controls) -> dict:
     by_control: dict[str, list] = {}
     for rec in records:
         by_control.setdefault(rec["control"], []).append(rec)
+    # each control once, however many references cite it (a fleet has ~1,000 records a control)
+    of_control = {}
+    for c in controls.values():
+        recs = by_control.get(c.id, [])
+        of_control[c.id] = (tally(recs), sorted((r.get("test") or target(r), r["status"]) for r in recs))
     index = traceability.by_reference(controls.values())
     out = {}
     for key, refs in index.items():
         out[key] = {}
         for rid, cs in refs.items():
             out[key][rid] = [TraceControl(c, traceability.test_node(c) if c.kind != "?" else "",
-                                          tally(by_control.get(c.id, [])),
-                                          sorted(((r.get("test") or target(r), r["status"])
-                                                  for r in by_control.get(c.id, []))))
-                             for c in cs]
+                                          *of_control[c.id]) for c in cs]
+    return out
+
+
+def _share_references(records) -> None:
+    """One `references` object per distinct value: records read from JSON each have
+    their own copy, and what is derived from references (filters, data-refs) is then
+    computed once per control rather than once per verdict."""
+    shared: dict = {}
+    for rec in records:
+        refs = rec.get("references")
+        if isinstance(refs, dict):
+            key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in refs.items())
+            try:
+                rec["references"] = shared.setdefault(key, refs)
+            except TypeError:      # an unhashable value (not from hvconform): leave it
+                pass
+
+
+def _group(records, *keys) -> dict:
+    """records by the value of `keys` (one key: the value; several: a tuple), in one pass."""
+    out: dict = {}
+    for rec in records:
+        k = rec.get(keys[0]) if len(keys) == 1 else tuple(rec.get(x) for x in keys)
+        out.setdefault(k, []).append(rec)
     return out
 
 
 def build(doc: dict, catalog=None) -> Report:
-    """The report of one results.json document (catalog: hvconform.inputs.catalog.Catalog or None)."""
+    """The report of one results.json document (catalog: hvconform.inputs.catalog.Catalog or None).
+    Every table is grouped in one pass over the records: linear in the verdicts."""
     records = sorted(doc.get("verdicts", []), key=_order)
+    _share_references(records)
     controls = _controls(records, catalog)
     host_names = _host_names(doc)
     host_docs = {h["name"]: h for h in doc.get("hosts", [])}
+    by_host, by_domain = _group(records, "host"), _group(records, "domain")
+    by_host_domain = _group(records, "host", "domain")
+    problems = Counter((r["host"], r.get("severity")) for r in records if r["status"] in PROBLEMS)
 
-    def of(**match):
-        return [r for r in records if all(r.get(k) == v for k, v in match.items())]
-
-    hosts = [Row(h, tally(of(host=h)), host_docs.get(h)) for h in host_names]
-    domains = [Row(d, tally(of(domain=d))) for d in DOMAINS if of(domain=d)]
-    heatmap = {(h, d.name): tally(of(host=h, domain=d.name)) for h in host_names for d in domains
-               if of(host=h, domain=d.name)}
-    severity = {s: {h: sum(1 for r in of(host=h, severity=s) if r["status"] in PROBLEMS)
-                    for h in host_names} for s in SEVERITIES}
+    hosts = [Row(h, tally(by_host.get(h, [])), host_docs.get(h)) for h in host_names]
+    domains = [Row(d, tally(by_domain[d])) for d in DOMAINS if d in by_domain]
+    heatmap = {(h, d.name): tally(by_host_domain[(h, d.name)]) for h in host_names for d in domains
+               if (h, d.name) in by_host_domain}
+    severity = {s: {h: problems[(h, s)] for h in host_names} for s in SEVERITIES}
     waivers = doc.get("waivers") or {}
     drift = sorted((doc.get("drift") or {}).get("changes") or [], key=_drift_order)
     return Report(
@@ -297,5 +331,5 @@ def build(doc: dict, catalog=None) -> Report:
         unmatched_waivers=list(waivers.get("unmatched") or []),
         manual=[r for r in records if r["status"] == "manual"],
         isolation=[r for r in records if _is_isolation(r, controls)],
-        drift=drift, filters=_filters(records, host_names),
+        drift=drift, filters=filters_of(records, host_names),
         trace=_trace(records, controls), controls=controls)

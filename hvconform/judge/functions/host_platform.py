@@ -63,15 +63,17 @@ def aide_coverage(rule_hits: list[str], required: list[str]) -> dict[str, str | 
     """Which selection line covers each required path ({path: "file:line: rule" or None}).
     `rule_hits` are `grep -Hn` lines (file:line:text). A rule covers what is under it
     (AIDE matches a rule as a path prefix); a later `!` rule covering the path removes it."""
+    rules = []   # each line read once, not once per required path
+    for line in rule_hits:
+        where, n, text = (line.split(":", 2) + ["", ""])[:3]
+        rule = (text.split() or [""])[0]
+        rules.append((rule.lstrip("!=").rstrip("/") or "/", rule.startswith("!"), where, n, text))
     out = {}
     for path in required:
         hit = None
-        for line in rule_hits:
-            where, n, text = (line.split(":", 2) + ["", ""])[:3]
-            rule = (text.split() or [""])[0]
-            target = rule.lstrip("!=").rstrip("/") or "/"
+        for target, negated, where, n, text in rules:
             if target == "/" or path == target or path.startswith(target + "/"):
-                hit = None if rule.startswith("!") else f"{where}:{n}: {text.strip()}"
+                hit = None if negated else f"{where}:{n}: {text.strip()}"
         out[path] = hit
     return out
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import shlex
 
+from hvconform.judge.read import memo
+
 OS_RELEASE = "/etc/os-release"
 DEBIAN, RHEL = "debian", "rhel"
 _IDS = {DEBIAN: {"debian", "ubuntu"}, RHEL: {"rhel", "fedora", "centos", "rocky", "almalinux", "ol"}}
 
 
+@memo.of_text
 def os_release_lines(text: str) -> dict[str, tuple[int, str]]:
     """KEY=value lines with shell quoting -> {KEY: (line number, value)}; the line
-    number is for evidence (HOST-001 quotes the lines that decided)."""
+    number is for evidence (HOST-001 quotes the lines that decided). Parsed once per
+    text (judge/read/memo.py): callers read it, never change it."""
     out = {}
     for n, line in enumerate(text.splitlines(), 1):
         key, eq, value = line.strip().partition("=")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from hvconform.judge.read import family as fam
 from hvconform.model import verdict as v
-from hvconform.judge.read import artifacts
+from hvconform.judge.read import artifacts, memo
 
 DPKG, RPM = "cmd:dpkg_list", "cmd:rpm_list"
 PACKAGE_NEEDS = [("dpkg_list", ""), ("rpm_list", "")]
@@ -24,9 +24,11 @@ class Unknown(artifacts.End):
     """A fact a check cannot do without is missing; `verdict` says why (an error or n/a)."""
 
 
+@memo.of_text
 def parse_dpkg(text: str) -> dict[str, str]:
     """`dpkg-query -l` -> {name: version} of installed packages (status `ii`/`hi`;
-    `rc` = removed, configuration left, is not installed). Multi-arch `:amd64` dropped."""
+    `rc` = removed, configuration left, is not installed). Multi-arch `:amd64` dropped.
+    Parsed once per text (judge/read/memo.py): callers read it, never change it."""
     out = {}
     for line in text.splitlines():
         parts = line.split()
@@ -35,6 +37,7 @@ def parse_dpkg(text: str) -> dict[str, str]:
     return out
 
 
+@memo.of_text
 def parse_rpm(text: str) -> dict[str, str]:
     """`rpm -qa` (NAME-VERSION-RELEASE.ARCH per line, rpm's default query format;
     the epoch is not printed) -> {name: "VERSION-RELEASE"}."""

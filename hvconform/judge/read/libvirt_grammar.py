@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from hvconform.judge.read import memo
+
 
 @dataclass
 class Setting:
@@ -137,8 +139,9 @@ class _Reader:
         return Setting(match.group(), value, line, text)
 
 
-def parse(text: str) -> dict[str, Setting]:
-    """Every key set in `text`, with where and how; raise ConfSyntaxError naming the line."""
+def _parse(text: str) -> dict[str, Setting]:
+    """Every key set in `text`, with where and how; raise ConfSyntaxError naming the line.
+    Each text is parsed once (judge/read/memo.py): callers read the settings, never change them."""
     reader, settings = _Reader(text), {}
     while reader.pos < len(text):
         s = reader.statement()
@@ -149,3 +152,6 @@ def parse(text: str) -> dict[str, Setting]:
         else:
             settings[s.key] = s
     return settings
+
+
+parse = memo.of_text(_parse)

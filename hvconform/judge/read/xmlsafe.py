@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from lxml import etree
 
+from hvconform.judge.read import memo
+
 
 class RefusedXML(ValueError):
     """Well-formed, but not something libvirt ever prints (a DOCTYPE with entities)."""
@@ -20,18 +22,23 @@ def parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
-def parse(text: str) -> etree._Element:
+def _parse(text: str) -> etree._Element:
     """The root element; bytes so an `<?xml encoding=...?>` declaration is allowed.
 
     Raises one of XMLError when the document is not well-formed, is empty, or has a
     DOCTYPE: libvirt never writes one, and XPath string functions would still expand
     the internal entities that the parser left unresolved.
+
+    Each text is parsed once (judge/read/memo.py): callers read the tree, never change it.
     """
     root = etree.fromstring(text.encode("utf-8", "surrogateescape"), parser())
     info = root.getroottree().docinfo
     if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
         raise RefusedXML("document has a DOCTYPE; domain and capabilities XML never do")
     return root
+
+
+parse = memo.of_text(_parse)
 
 
 def render(node, limit: int = 400) -> str:

@@ -6,6 +6,29 @@
   "use strict";
   var KEYS = ["host", "vm", "domain", "severity", "status", "ref", "control", "q"];
   var form = document.getElementById("filters");
+  if (!form) {
+    // a fleet's report.html: the verdicts are on each host's page (report-hosts/);
+    // a filter naming a host (#host=weak&status=fail) opens that page with the rest
+    var toHostPage = function () {
+      var hash = window.location.hash.slice(1);
+      if (hash.indexOf("=") < 0) { return; }
+      var params = new URLSearchParams(hash);
+      var host = params.get("host");
+      if (!host) { return; }
+      var rows = document.querySelectorAll("tr[data-page]");
+      for (var i = 0; i < rows.length; i += 1) {
+        if (rows[i].dataset.host === host) {
+          params.delete("host");
+          var rest = params.toString();
+          window.location.assign(rows[i].dataset.page + (rest ? "#" + rest : ""));
+          return;
+        }
+      }
+    };
+    window.addEventListener("hashchange", toHostPage);
+    toHostPage();
+    return;
+  }
   var items = Array.prototype.slice.call(document.querySelectorAll("#verdicts > details.verdict"));
   var shown = document.getElementById("shown");
   var noMatch = document.getElementById("no-match");

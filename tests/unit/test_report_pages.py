@@ -1,0 +1,67 @@
+"""A fleet's report (hvconform.deliver.report.html): above a number of verdicts,
+report.html is the summary and each host's verdicts are on a page of its own, with the
+same escaping, filters, CSS, JavaScript and Content-Security-Policy. The browser test
+at fleet size is tests/integration/test_report_browser.py."""
+
+from __future__ import annotations
+
+import re
+
+from hvconform.deliver.report import html
+from tests.unit.test_report_html import HOSTILE, sample
+from tests.unit.test_report_model import doc, rec
+
+
+def csp(page: str) -> str:
+    return re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1)
+
+
+def test_small_runs_keep_every_verdict_in_report_html():
+    main, pages = html.render_pages(sample())
+    assert pages == {} and main.count('<details class="verdict') == 5
+
+
+def test_above_the_limit_each_host_has_its_page_one_click_from_the_summary():
+    main, pages = html.render_pages(sample(), inline_verdicts=0)
+    assert '<details class="verdict' not in main and 'id="pages-note"' in main
+    assert set(pages) == {"report-hosts/00000-a.html", "report-hosts/00001-b.html",
+                          "report-hosts/00002-inventory-wide.html"}
+    # the host table links each host to its page, and says where it is for the script
+    assert '<tr data-host="a" data-page="report-hosts/00000-a.html">' in main
+    assert '<a href="report-hosts/00000-a.html">a</a>' in main
+    # the heatmap opens a host's page filtered to a domain
+    assert 'href="report-hosts/00000-a.html#domain=qemu"' in main
+    a = pages["report-hosts/00000-a.html"]
+    assert a.count('<details class="verdict') == 2 and 'data-host="b"' not in a
+    assert 'href="../report.html"' in a and 'id="filters"' in a
+    assert 'data-control="QEMU-001"' in a and "user = &#34;root&#34;" in a
+    assert csp(a) == csp(main) and "default-src 'none'" in csp(a)
+    # every verdict is on exactly one page
+    assert sum(p.count('<details class="verdict') for p in pages.values()) == len(sample()["verdicts"])
+
+
+def test_host_page_names_are_safe_whatever_the_host_is_called():
+    names = html.page_names(["../../etc/passwd", HOSTILE, ".hidden", "*", "ok-host_1.a"])
+    for name in names.values():
+        assert re.fullmatch(r"report-hosts/\d{5}-[A-Za-z0-9_.-]+\.html", name), name
+        assert "/.." not in name and not name.split("/", 1)[1].split("-", 1)[1].startswith(".")
+    assert names["ok-host_1.a"] == "report-hosts/00004-ok-host_1.a.html"
+    main, pages = html.render_pages(doc(rec("QEMU-001", HOSTILE, "fail", title=HOSTILE)), inline_verdicts=0)
+    assert "<script>alert" not in main and all("<script>alert" not in p for p in pages.values())
+
+
+def test_a_rendering_replaces_the_pages_of_an_earlier_one(tmp_path):
+    results = tmp_path / "results.json"
+    import json
+    big = sample()
+    results.write_text(json.dumps(big))
+    stale = tmp_path / html.PAGES_DIR / "00009-gone.html"
+    stale.parent.mkdir()
+    stale.write_text("old")
+    old_limit, html.INLINE_VERDICTS = html.INLINE_VERDICTS, 0
+    try:
+        html.write(results, tmp_path / "report.html")
+    finally:
+        html.INLINE_VERDICTS = old_limit
+    assert not stale.exists()
+    assert (tmp_path / "report-hosts" / "00000-a.html").is_file()
