@@ -49,6 +49,7 @@ else:
 _UNREACHABLE = ("Connection refused", "No route to host", "Network is unreachable",
                 "Name or service not known", "Temporary failure in name resolution",
                 "Connection timed out", "Could not resolve")
+_UNKNOWN = "the cause is unknown"   # libvirt's text when no error was set
 _HOST_KEY = ("host key", "known_hosts", "certificate")
 
 
@@ -160,7 +161,18 @@ def collect_host(host, policy: dict | None = None) -> tuple[Snapshot, list[dict]
 
 def _worker(host, work: _Work) -> None:
     try:
-        conn = _open(host.uri, work)
+        try:
+            conn = _open(host.uri, work)
+        except libvirt.libvirtError as exc:
+            # libvirt's libssh2 transport can lose the remote command's exit status when
+            # the channel closes first (seen under load): it then says only "cause is
+            # unknown". One more attempt gives the real cause, or the connection.
+            if _UNKNOWN not in _message(exc):
+                raise
+            work.calls.append({"sent_at": _iso(time.time()), "seconds": 0, "rc": 1, "note": "tried again",
+                               "commands": [f"libvirt: virConnectOpenAuth({host.uri}, VIR_CONNECT_RO): "
+                                            f"{_message(exc)}"]})
+            conn = _open(host.uri, work)
         work.opened.set()
         try:
             _read(conn, work)

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import subprocess
 import tarfile
 
 import pytest
 
+from hvconform.model.snapshot import Snapshot
 from tests.conftest import LAB_INVENTORY, ROOT, run_suite
 
 STATE = ROOT / "lab" / "state"
@@ -80,8 +82,12 @@ DOMAIN = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qe
 """
 BASHRC = """# planted by tests/integration/test_secrets_planted_lab.py: a host that lies
 KEY='%s'
-sh() {
-  command sh "$@" &
+# the batch starts as `timeout -k GRACE SECONDS sh -c SCRIPT` (WRAPPER in
+# hvconform/collect/commands.py): its first word, a function here, runs `sh -c SCRIPT`
+# itself, so killing it kills the batch
+timeout() {
+  shift 3
+  command "$@" &
   p=$!
   sleep 0.3
   kill -9 "$p" 2>/dev/null
@@ -194,9 +200,15 @@ def every_text(run_dir) -> dict[str, str]:
     return out
 
 
+def snapshot_text(run_dir) -> str:
+    """weak's snapshot as JSON text with every stdout in place: a long one is stored once
+    in the run's blobs/ and the snapshot names it by its sha256."""
+    return json.dumps(Snapshot.load(run_dir / "snapshots" / "weak.json").to_dict())
+
+
 def test_every_planted_shape_was_collected_and_redacted(planted_run):
     _, run_dir = planted_run
-    snap = (run_dir / "snapshots" / "weak.json").read_text()
+    snap = snapshot_text(run_dir)
     for path in FILES:
         assert f"file:{path}" in snap, path
     assert "hvlab-secret-args" in snap and "-spice port=5999,password=[REDACTED]" in snap
@@ -216,6 +228,6 @@ def test_no_planted_secret_reaches_any_file_of_the_run(request, run):
 
 def test_the_killed_batch_error_names_the_key_as_redacted(killed_batch):
     proc, run_dir = killed_batch
-    snap = (run_dir / "snapshots" / "weak.json").read_text()
+    snap = snapshot_text(run_dir)
     assert '"status": "partial"' in snap or '"status": "error"' in snap, proc.stdout[-2000:]
     assert "[REDACTED OPENSSH PRIVATE KEY]" in snap
