@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -18,6 +19,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 LAB_INVENTORY = ROOT / "inventories" / "lab.yaml"
+
+# A backup's age is measured from each run's own collection (judge/functions/
+# backup_recency.py): two runs collected minutes apart say "0.8 h" and "0.9 h" of the
+# same backup. Tests comparing such runs leave the age out; the backup's time stays.
+_AGE = re.compile(r"-?\d+\.\d h before collection")
+
+
+def timeless(text):
+    """`text` with each backup age replaced by N (None stays None)."""
+    return text if not isinstance(text, str) else _AGE.sub("N h before collection", text)
+
+
+def status_and_actual(doc) -> dict:
+    """{test id: (status, actual without ages)} of a results.json document: what two
+    runs of the same hosts must agree on (shards merged against one run)."""
+    return {r["test"]: (r["status"], timeless(r["actual"])) for r in doc["verdicts"]}
 
 
 def lab_is_up() -> bool:

@@ -17,6 +17,7 @@ import pytest
 from hvconform.deliver import bundle
 from hvconform.inputs.shard import bucket
 from tests.conftest import ROOT
+from tests.conftest import status_and_actual as verdicts
 
 SIM = ROOT / "bench" / "fleet_sim.py"
 HOSTS = 12
@@ -51,10 +52,6 @@ def finished(procs) -> list[str]:
         assert p.returncode in (0, 1), out[-3000:]          # 1: findings
         assert "INCOMPLETE" not in out, out[-3000:]
     return outputs
-
-
-def verdicts(doc) -> dict:
-    return {r["test"]: (r["status"], r["actual"]) for r in doc["verdicts"]}
 
 
 def test_four_shards_of_the_simulated_fleet_merged_equal_one_run(fleet, tmp_path):

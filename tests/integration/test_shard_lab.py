@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 
 from hvconform.deliver import bundle
 from hvconform.inputs.shard import bucket
 from tests.conftest import LAB_INVENTORY, ROOT
+from tests.conftest import status_and_actual as verdicts
 
 HOSTS = ["hardened", "default", "weak"]
-AGE = re.compile(r"-?\d+\.\d h before collection")
 
 
 def shard_process(k: int, reports_dir, *extra) -> subprocess.Popen:
@@ -26,12 +25,6 @@ def shard_process(k: int, reports_dir, *extra) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
-def verdicts(doc) -> dict:
-    """Status and actual of each test. A backup's age is measured from each run's own
-    collection (judge/functions/backup_recency.py), and the shards collect minutes after
-    the single run: the age is left out of the comparison, the time of the backup is not."""
-    return {r["test"]: (r["status"], AGE.sub("N h before collection", r["actual"] or "") or None)
-            for r in doc["verdicts"]}
 
 
 def test_four_shard_processes_merged_equal_one_run(lab_audit, tmp_path):
