@@ -12,7 +12,6 @@ trip, but the slow commands no longer wait for each other.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 
@@ -75,10 +74,8 @@ class Batch:
         stdout = host_text(bytes(stdout)) if isinstance(stdout, (bytes, bytearray)) else stdout
         stderr = host_text(bytes(stderr)) if isinstance(stderr, (bytes, bytearray)) else stderr
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(collected_at))
-        frame = re.compile(rf"\n{self.nonce} B (\d+)\n(.*?)\n{self.nonce} E \1(?: (\d+))?\n",
-                           re.S)
-        outs = {int(m[1]): (m[2], int(m[3])) for m in frame.finditer(stdout) if m[3]}
-        errs = {int(m[1]): m[2] for m in frame.finditer(stderr)}
+        outs = {i: (text, rc) for i, (text, rc) in frames(stdout, self.nonce).items() if rc is not None}
+        errs = {i: text for i, (text, _) in frames(stderr, self.nonce).items()}
         found = {}
         for i, (key, line) in enumerate(self.items):
             if i in outs and (i in errs or not whole):
@@ -86,3 +83,38 @@ class Batch:
                 found[key] = Artifact(key=key, source=line, rc=rc, stdout=out,
                                       stderr=errs.get(i, ""), collected_at=at)
         return found
+
+
+def frames(text: str, nonce: str) -> dict[int, tuple[str, int | None]]:
+    r"""{index: (what the command printed, exit code or None)} of each frame of `text`
+    that has ended, as script() prints them: "\n<nonce> B <i>\n" ... "\n<nonce> E <i>[ <rc>]\n".
+    The same as the matches of the regular expression
+    \n<nonce> B (\d+)\n(.*?)\n<nonce> E \1(?: (\d+))?\n (re.S), found with str.find:
+    a host's output is read several times while its round runs, and the expression's
+    lazy scan was the collector's largest cost after paramiko and redaction
+    (bench/README.md; tests/unit/test_batch.py compares the two)."""
+    begin, end = f"\n{nonce} B ", f"\n{nonce} E "
+    out: dict[int, tuple[str, int | None]] = {}
+    pos = 0
+    while (b := text.find(begin, pos)) >= 0:
+        head = b + len(begin)
+        nl = text.find("\n", head)
+        index = text[head:nl] if nl >= 0 else ""
+        if not index.isdecimal():
+            pos = b + 1
+            continue
+        marker, q = end + index, nl
+        while (q := text.find(marker, q + 1)) >= 0:
+            after = q + len(marker)
+            if text.startswith("\n", after):
+                out[int(index)], pos = (text[nl + 1:q], None), after + 1
+                break
+            if text.startswith(" ", after):
+                stop = text.find("\n", after + 1)
+                code = text[after + 1:stop] if stop >= 0 else ""
+                if code.isdecimal():
+                    out[int(index)], pos = (text[nl + 1:q], int(code)), stop + 1
+                    break
+        else:
+            pos = b + 1
+    return out

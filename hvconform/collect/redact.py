@@ -60,6 +60,7 @@ _JSON_DATA = re.compile(r"((?:\"|&quot;)(?:data|password)(?:\"|&quot;)\s*:\s*(?:
 
 # -- URLs ----------------------------------------------------------------------------
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>/]*")
+_URL_WITH_AT = re.compile(r"://[^\s'\"<>/]*@")   # what _URL takes, up to an @: fast (a literal first)
 _USERINFO = re.compile(r"((?:://|,)[^\s:@,/]*:)([^\s@,/]*)(@)")
 
 # -- INI keys ------------------------------------------------------------------------
@@ -146,7 +147,8 @@ SHAPES = [
     ("secret option", lambda t: _has(t, "--passw", "--secret", "--token", "--api-key", "--auth-token"),
      lambda k, t: _OPTION_SECRET.sub(lambda m: f"{m[1]}{MASK}", t)),
     # a URL's password needs its userinfo: "user:password@" after "://"
-    ("url userinfo", lambda t: "://" in t and "@" in t, lambda k, t: _URL.sub(_url, t)),
+    ("url userinfo", lambda t: "://" in t and _URL_WITH_AT.search(t) is not None,
+     lambda k, t: _URL.sub(_url, t)),
     ("ini key", lambda t: _has_folded(t, *_SECRET_WORDS), lambda k, t: _INI.sub(_masked_value, t)),
     ("xml attribute", lambda t: _has_folded(t, "passw"),
      lambda k, t: _XML_ATTR.sub(lambda m: f"{m[1]}{m[2]}{MASK}{m[2]}", t)),

@@ -2,6 +2,8 @@
 
 import subprocess
 
+import pytest
+
 from hvconform.collect.batch import Batch
 
 
@@ -52,3 +54,68 @@ def test_read_while_the_batch_runs_a_command_waits_for_its_stderr_too(tmp_path):
     assert b.parse(p.stdout, stderr_so_far, 0, whole=True) == {}
     art = b.parse(p.stdout, p.stderr, 0, whole=True)["stat:/nowhere"]
     assert art.rc == 1 and "No such file" in art.stderr
+
+
+# -- frames(): str.find in place of a regular expression, with the same matches -------
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from hvconform.collect.batch import frames  # noqa: E402
+from hvconform.model.snapshot import Snapshot  # noqa: E402
+
+NONCE = "0123456789abcdef"
+
+
+def by_expression(text: str, nonce: str) -> dict:
+    """What the collector used before frames(): the reference."""
+    frame = re.compile(rf"\n{nonce} B (\d+)\n(.*?)\n{nonce} E \1(?: (\d+))?\n", re.S)
+    return {int(m[1]): (m[2], int(m[3]) if m[3] else None) for m in frame.finditer(text)}
+
+
+def recorded_batch() -> tuple[str, str]:
+    """weak's recorded artifacts framed as its batch printed them (stdout, stderr)."""
+    snap = Snapshot.load(Path(__file__).resolve().parents[1] / "data" / "lab-snapshots" / "weak.json")
+    out, err = [], []
+    for i, a in enumerate(snap.artifacts.values()):
+        out.append(f"\n{NONCE} B {i}\n{a.stdout}\n{NONCE} E {i} {a.rc}\n")
+        err.append(f"\n{NONCE} B {i}\n{a.stderr}\n{NONCE} E {i}\n")
+    return "".join(out), "".join(err)
+
+
+def test_frames_of_a_recorded_batch_read_whole_and_cut_anywhere_equal_the_expression():
+    out, err = recorded_batch()
+    whole = frames(out, NONCE)
+    assert len(whole) > 250 and whole == by_expression(out, NONCE)
+    assert frames(err, NONCE) == by_expression(err, NONCE)
+    # read while the batch runs: the stream cut at any point, also inside a marker
+    step = max(1, len(out) // 400)
+    for cut in [*range(0, len(out), step), *(out.index(f"{NONCE} E 7 ") + k for k in range(24))]:
+        assert frames(out[:cut], NONCE) == by_expression(out[:cut], NONCE), cut
+
+
+B, E = f"\n{NONCE} B ", f"\n{NONCE} E "
+
+
+@pytest.mark.parametrize("text", [
+    f"{B}1\nout{E}1 x\n{E}1 0\n",         # a code that is not a number: not the end yet
+    f"{B}1\nout{E}1 12x\n{E}1 3\n",
+    f"{B}1\nout{E}12 0\n{E}1 0\n",        # another index that starts alike
+    f"{B}1\n{E}1\n",                      # empty, no code (stderr)
+    f"{B}1\n\n{E}1 0\n",
+    f"{B}x\n{B}2\nout{E}2 0\n",            # a begin marker without an index
+    f"{B}1\nout{E}1 0",                    # not ended by its newline yet
+    f"{B}\u0663\nout{E}\u0663 \u0661\n",   # Unicode digits, as \\d takes them
+])
+def test_frames_equal_the_expression_at_the_edges(text):
+    assert frames(text, NONCE) == by_expression(text, NONCE)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["\n", f"\n{NONCE} B ", f"\n{NONCE} E ", f"{NONCE}", "1", "12", "0",
+                                 " ", " 0", "x", "\u0663", "B ", "E "]), max_size=40).map("".join))
+def test_frames_equal_the_expression_on_generated_streams(text):
+    assert frames(text, NONCE) == by_expression(text, NONCE)
