@@ -19,6 +19,13 @@ from hvconform.collect import commands
 from hvconform.model.snapshot import Artifact, host_text
 
 
+# A part of a round earns a channel of its own only with this much expected host time
+# (ms): a channel costs the auditor ~2.5 ms of CPU (bench/README.md), and a round of
+# quick commands (round 2: domain XML, /proc, ~230 ms on weak) gains little from more
+# than two (one channel measured ~0.1-0.2 s slower on weak, under load).
+MIN_PART_MS = 100
+
+
 class Batch:
     def __init__(self):
         self.nonce = secrets.token_hex(8)
@@ -38,10 +45,11 @@ class Batch:
 
     def parts(self, n: int) -> list["Batch"]:
         """At most n batches holding these items, balanced by expected cost (the
-        costliest first, each to the least loaded part), each in the original order."""
-        n = max(1, min(n, len(self.items)))
-        load, members = [0] * n, [[] for _ in range(n)]
+        costliest first, each to the least loaded part), each in the original order;
+        no more parts than MIN_PART_MS of expected time can fill."""
         cost = [self.costs.get(key, 2) for key, _ in self.items]
+        n = max(1, min(n, len(self.items), sum(cost) // MIN_PART_MS if MIN_PART_MS else n))
+        load, members = [0] * n, [[] for _ in range(n)]
         for i in sorted(range(len(self.items)), key=lambda i: -cost[i]):
             k = load.index(min(load))
             load[k] += cost[i]

@@ -119,3 +119,20 @@ def test_frames_equal_the_expression_at_the_edges(text):
                                  " ", " 0", "x", "\u0663", "B ", "E "]), max_size=40).map("".join))
 def test_frames_equal_the_expression_on_generated_streams(text):
     assert frames(text, NONCE) == by_expression(text, NONCE)
+
+
+# -- parts(): a channel only for enough expected work -----------------------------------
+
+def test_a_round_of_quick_commands_stays_on_one_channel_and_slow_ones_get_their_own():
+    quick = Batch()
+    for i in range(26):
+        quick.add(f"file:/etc/f{i}", "cat", path=f"/etc/f{i}")   # 2 ms each
+    assert len(quick.parts(4)) == 1
+    slow = Batch()
+    slow.add("cmd:apt_upgradable", "apt_upgradable")             # 700 ms
+    slow.add("cmd:systemctl_unit_files", "systemctl_unit_files") # 400 ms
+    for i in range(100):
+        slow.add(f"file:/etc/f{i}", "cat", path=f"/etc/f{i}")
+    parts = slow.parts(4)
+    assert len(parts) == 4 and sum(len(p) for p in parts) == len(slow)
+    assert [len(p) for p in parts if "cmd:apt_upgradable" in p.costs] == [1]   # alone
