@@ -78,8 +78,8 @@ def _records(doc):
     backup's age, measured from it)."""
     out = {}
     for rec in doc["verdicts"]:
-        rec = dict(rec, actual=timeless(rec["actual"]), reason=timeless(rec["reason"]), evidence=[{k: v for k, v in e.items() if k != "collected_at"}
-                                  for e in rec["evidence"]])
+        evidence = [{k: v for k, v in e.items() if k != "collected_at"} for e in rec["evidence"]]
+        rec = dict(rec, actual=timeless(rec["actual"]), reason=timeless(rec["reason"]), evidence=evidence)
         out[rec["test"]] = rec
     return out
 
