@@ -37,6 +37,14 @@ def status_and_actual(doc) -> dict:
     return {r["test"]: (r["status"], timeless(r["actual"])) for r in doc["verdicts"]}
 
 
+def merged(bundles, out: Path) -> dict:
+    """`python -m hvconform merge BUNDLES -o out`, which must succeed: its results.json."""
+    proc = subprocess.run([sys.executable, "-m", "hvconform", "merge", *map(str, bundles), "-o", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads((Path(out) / "results.json").read_text())
+
+
 def lab_is_up() -> bool:
     return subprocess.run([str(ROOT / "lab" / "lab"), "status", "--quiet"],
                           capture_output=True).returncode == 0

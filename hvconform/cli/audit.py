@@ -25,6 +25,7 @@ from pathlib import Path
 
 from hvconform import audit
 from hvconform.cli.progress import Progress, printable
+from hvconform.model.terminal import status_counts
 from hvconform.collect.collector import INTERRUPTED, Interrupted, collect_all
 from hvconform.deliver import bundle, replay, run_folder
 from hvconform.deliver.export import junit
@@ -245,14 +246,14 @@ def _summary(doc: dict, written, out, per_host_up_to: int = 50) -> None:
     hosts = doc["hosts"]
     if len(hosts) <= per_host_up_to:
         for h in hosts:
-            out.write(f"{h['name']}: {_counts(per_host.get(h['name'], Counter()))}"
+            out.write(f"{h['name']}: {status_counts(per_host.get(h['name'], Counter()))}"
                       + ("" if h["status"] == "collected"
                          else f"  [{h['status']}: {printable(h['error'])}]") + "\n")
     else:
         total = Counter(r["status"] for r in doc["verdicts"])
         by_status = Counter(h["status"] for h in hosts)
         out.write(f"{len(hosts)} hosts ({', '.join(f'{n} {s}' for s, n in by_status.most_common())}): "
-                  f"{_counts(total)}\n")
+                  f"{status_counts(total)}\n")
         for h in hosts:
             if h["status"] != "collected":
                 out.write(f"  {h['name']}: {h['status']}: {printable(h['error'])}\n")
@@ -278,12 +279,3 @@ def _summary(doc: dict, written, out, per_host_up_to: int = 50) -> None:
     if written.report:
         out.write(f"report:  {written.report}\n")
 
-
-def _counts(c: Counter) -> str:
-    line = (f"{c['pass']} pass, {c['fail']} fail, {c['error']} error, "
-            f"{c['not_applicable']} not applicable")
-    if c["manual"]:
-        line += f", {c['manual']} manual"
-    if c["waived"]:
-        line += f", {c['waived']} waived"
-    return line

@@ -128,7 +128,7 @@ def sha256_bytes(data: bytes) -> str:
 def file_digest(path: str | os.PathLike) -> str | None:
     """sha256 of a file's bytes, or None when it cannot be read."""
     try:
-        return sha256_bytes(Path(path).read_bytes())
+        return file_sha256(Path(path))
     except OSError:
         return None
 
@@ -147,7 +147,8 @@ def members(run_dir: Path) -> dict[str, bytes]:
     return {name: (run_dir / name).read_bytes() for name in member_paths(run_dir)}
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks (a fleet's results.json is hundreds of MB)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -193,7 +194,7 @@ def write(run_dir: Path, meta: dict, signer: Signer, out: Path | None = None) ->
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / NAME
     names = member_paths(run_dir)
-    digests = {name: _file_sha256(run_dir / name) for name in names}
+    digests = {name: file_sha256(run_dir / name) for name in names}
     manifest = {"format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 **meta,
                 "files": dict(sorted(digests.items())),

@@ -9,7 +9,6 @@ bundle (MergeError).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections import Counter
@@ -133,7 +132,7 @@ def _part(where: str, path: Path, manifest: dict, meta, files: dict, trusted: bo
                 started=_text(meta.get("started"), "run.json: started"),
                 accepted_new_host_keys=accepted, shard=shard, snapshots=snapshots, sent=sent,
                 waivers=files.get(WAIVERS), incomplete=_incomplete(manifest.get("incomplete"), snapshots),
-                sha256=_file_sha256(path) if path.is_file() else None,
+                sha256=bundle.file_sha256(path) if path.is_file() else None,
                 manifest_sha256=bundle.sha256_bytes(files[bundle.MANIFEST]), trusted_key=trusted,
                 catalog_digest=catalog_digest, overlays=overlay_files(files))
 
@@ -215,10 +214,3 @@ def _short(value) -> str:
     text = str(value)
     return text if len(text) <= 120 else text[:117] + "..."
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

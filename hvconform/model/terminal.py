@@ -31,3 +31,15 @@ def _escape(ch: str) -> str:
     code = ord(ch)
     return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or (
         f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def status_counts(counts) -> str:
+    """A host's verdicts by status (a Counter), as both front ends' summaries print them:
+    "150 pass, 297 fail, 0 error, 67 not applicable, 1 manual" (manual, waived if any)."""
+    line = (f"{counts['pass']} pass, {counts['fail']} fail, {counts['error']} error, "
+            f"{counts['not_applicable']} not applicable")
+    if counts["manual"]:
+        line += f", {counts['manual']} manual"
+    if counts["waived"]:
+        line += f", {counts['waived']} waived"
+    return line

@@ -19,7 +19,7 @@ from hvconform.collect import collector
 from hvconform.inputs import catalog as catalog_mod
 from hvconform.inputs import inventory as inventory_mod
 from hvconform.judge import engine
-from tests.conftest import ROOT, run_suite, status_and_actual, timeless
+from tests.conftest import ROOT, merged, run_suite, status_and_actual, timeless
 
 CATALOG = catalog_mod.load()
 
@@ -173,9 +173,5 @@ def test_fleet_front_end_shards_merged_equal_one_fleet_run(fleet, tmp_path):
     parts = [audit(f"part{k}", f"--shard={k}/2") for k in (1, 2)]
     hosts = [json.loads((p / "run.json").read_text())["hosts"] for p in parts]
     assert sorted(hosts[0] + hosts[1]) == sorted(h["name"] for h in single["hosts"])
-    merged = subprocess.run([sys.executable, "-m", "hvconform", "merge",
-                             *(str(p / "bundle.tar.gz") for p in parts), "-o", str(tmp_path / "merged")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert merged.returncode == 0, merged.stdout + merged.stderr
-    doc = json.loads((tmp_path / "merged" / "results.json").read_text())
+    doc = merged([p / "bundle.tar.gz" for p in parts], tmp_path / "merged")
     assert status_and_actual(doc) == status_and_actual(single)

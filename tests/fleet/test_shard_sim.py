@@ -17,6 +17,7 @@ import pytest
 from hvconform.deliver import bundle
 from hvconform.inputs.shard import bucket
 from tests.conftest import ROOT
+from tests.conftest import merged as merge
 from tests.conftest import status_and_actual as verdicts
 
 SIM = ROOT / "bench" / "fleet_sim.py"
@@ -67,10 +68,7 @@ def test_four_shards_of_the_simulated_fleet_merged_equal_one_run(fleet, tmp_path
 
     paths = [reports / f"shard{k}" / "bundle.tar.gz" for k in range(1, 5)]
     out = tmp_path / "merged"
-    proc = subprocess.run([sys.executable, "-m", "hvconform", "merge", *map(str, paths), "-o", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    merged = json.loads((out / "results.json").read_text())
+    merged = merge(paths, out)
     assert verdicts(merged) == verdicts(single)
     assert len(merged["verdicts"]) > HOSTS * 250
     isolation = [t for t in verdicts(single) if "/test_isolation.py::test_fleet[" in t]

