@@ -31,6 +31,8 @@ import tarfile
 import zlib
 from pathlib import Path
 
+from isal import igzip, isal_zlib
+
 MAX_BYTES = 1 << 30
 MAX_RATIO = 16
 MAX_MEMBERS = 20_000
@@ -40,7 +42,7 @@ _CHUNK = 1 << 20
 # what a damaged or truncated archive raises while it is read
 # (RecursionError: tarfile follows a chain of long-name headers by recursion)
 _UNREADABLE = (OSError, EOFError, tarfile.TarError, gzip.BadGzipFile, ValueError, zlib.error,
-               RecursionError)
+               isal_zlib.error, RecursionError)
 
 
 class ArchiveError(Exception):
@@ -97,7 +99,8 @@ def walk(path: str | os.PathLike):
         max_bytes, max_members = max(MAX_BYTES, MAX_RATIO * size), max(MAX_MEMBERS, size >> 10)
         magic = raw.read(2)
         raw.seek(0)
-        source = gzip.GzipFile(fileobj=raw, mode="rb") if magic == _GZIP_MAGIC else raw
+        # ISA-L inflates gzip about twice as fast as zlib (verify of a fleet's bundle)
+        source = igzip.GzipFile(fileobj=raw, mode="rb") if magic == _GZIP_MAGIC else raw
         bounded = io.BufferedReader(_Bounded(source, max_bytes), _CHUNK)
         try:
             with tarfile.open(fileobj=bounded, mode="r|", tarinfo=_Info) as tar:
