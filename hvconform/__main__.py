@@ -20,9 +20,14 @@ COMMANDS = {
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m hvconform")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, module_name in COMMANDS.items():
+    # only the command asked for is imported: `verify` need not load the collector and
+    # the judge (~1 s); without a known command (--help, a typo) every one, to list them
+    named = [argv[0]] if argv and argv[0] in COMMANDS else list(COMMANDS)
+    for name in named:
+        module_name = COMMANDS[name]
         module = import_module(f"hvconform.cli.{module_name}")
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(command)
