@@ -8,8 +8,11 @@ import csv
 import io
 import json
 import subprocess
+import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hvconform.deliver.bundle import sha256_bytes
 from hvconform.deliver.export import oscal
@@ -134,3 +137,10 @@ def test_findings_link_observations_and_hashed_evidence():
 
 def test_the_same_results_give_the_same_document():
     assert oscal.build(RESULTS, {"weak": SNAPSHOT}) == oscal.build(RESULTS, {"weak": SNAPSHOT})
+
+
+@given(run_id=st.text(max_size=20), parts=st.lists(st.one_of(st.none(), st.text(max_size=12), st.integers()),
+                                                    max_size=4))
+def test_oscal_uuids_are_uuid5_of_their_name(run_id, parts):
+    name = "hvconform:" + run_id + ":" + "/".join("" if p is None else str(p) for p in parts)
+    assert oscal._uuid(run_id, *parts) == str(uuid.uuid5(uuid.NAMESPACE_URL, name))

@@ -34,15 +34,14 @@ STATE = {"pass": ("satisfied", "pass")}   # everything else is not satisfied
 
 def _uuid(run_id: str, *parts) -> str:
     """uuid.uuid5(NAMESPACE_URL, name) as a string, without the UUID object (a fleet
-    has a million of them): sha1 of namespace and name, version 5, RFC 4122 variant."""
-    name = "hvconform:" + run_id + ":" + "/".join("" if p is None else str(p) for p in parts)
-    h = bytearray(hashlib.sha1(_NAMESPACE + name.encode("utf-8")).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50
-    h[8] = (h[8] & 0x3F) | 0x80
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    has a million of them): sha1 of namespace and name, version 5 (the 13th digit),
+    RFC 4122 variant (the top bits of the 17th digit 10)."""
+    name = "hvconform:" + run_id + ":" + "/".join(["" if p is None else str(p) for p in parts])
+    x = hashlib.sha1(_NAMESPACE + name.encode("utf-8")).hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 _NAMESPACE = uuid.NAMESPACE_URL.bytes
 
 

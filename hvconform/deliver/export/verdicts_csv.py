@@ -26,11 +26,12 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?\Z")
 
 
 def _safe(value) -> str:
-    text = "" if value is None else str(value)
-    if _PLAIN_NUMBER.match(text):
-        return text
+    if value is None:
+        return ""
+    text = value if type(value) is str else str(value)
+    # most cells start with a letter: the number test only for those that look risky
     if text[:1] in ("\t", "\r", "\n") or text.lstrip(" \t\r\n")[:1] in _FORMULA_START:
-        return "'" + text
+        return text if _PLAIN_NUMBER.match(text) else "'" + text
     return text
 
 
