@@ -74,11 +74,12 @@ class Batch:
         return "\n".join(lines) + "\n"
 
     def parse(self, stdout: str | bytes, stderr: str | bytes, collected_at: float,
-              whole: bool = False) -> dict[str, Artifact]:
+              whole: bool = False, skip=frozenset()) -> dict[str, Artifact]:
         """One Artifact per command that ran to its end marker. Bytes are read as
         host_text (every byte kept); the collector settles each artifact after redaction.
         `whole`: only commands whose stderr frame has ended too (the two streams arrive
-        apart: read while the batch still runs, a command's stderr may not be in yet)."""
+        apart: read while the batch still runs, a command's stderr may not be in yet).
+        `skip`: keys already kept from an earlier read of the same round (not built again)."""
         stdout = host_text(bytes(stdout)) if isinstance(stdout, (bytes, bytearray)) else stdout
         stderr = host_text(bytes(stderr)) if isinstance(stderr, (bytes, bytearray)) else stderr
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(collected_at))
@@ -86,7 +87,7 @@ class Batch:
         errs = {i: text for i, (text, _) in frames(stderr, self.nonce).items()}
         found = {}
         for i, (key, line) in enumerate(self.items):
-            if i in outs and (i in errs or not whole):
+            if i in outs and (i in errs or not whole) and key not in skip:
                 out, rc = outs[i]
                 found[key] = Artifact(key=key, source=line, rc=rc, stdout=out,
                                       stderr=errs.get(i, ""), collected_at=at)

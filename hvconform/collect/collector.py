@@ -145,12 +145,12 @@ class _Trip:
         round itself ends early). `early`, while the round still runs: only commands
         whose stderr is in as well, since a kept artifact is not read again."""
         for part, out in zip(self.parts, self.round.outputs):
-            for key, artifact in part.parse(out.stdout, out.stderr, self.started, whole=early).items():
-                if key not in self.kept:
-                    redact_artifact(artifact)
-                    artifact.settle()
-                    snap.add(artifact)
-                    self.kept.add(key)
+            for key, artifact in part.parse(out.stdout, out.stderr, self.started, whole=early,
+                                            skip=self.kept).items():
+                redact_artifact(artifact)
+                artifact.settle()
+                snap.add(artifact)
+                self.kept.add(key)
 
     def complete(self) -> None:
         """Raise PARTIAL when a command of a round that ended gave no result."""
