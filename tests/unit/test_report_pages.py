@@ -5,10 +5,11 @@ at fleet size is tests/integration/test_report_browser.py."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from hvconform.deliver.report import html
-from tests.unit.test_report_html import HOSTILE, sample
+from tests.unit.test_report_html import HOSTILE, evidence, sample
 from tests.unit.test_report_model import doc, rec
 
 
@@ -52,7 +53,6 @@ def test_host_page_names_are_safe_whatever_the_host_is_called():
 
 def test_a_rendering_replaces_the_pages_of_an_earlier_one(tmp_path):
     results = tmp_path / "results.json"
-    import json
     big = sample()
     results.write_text(json.dumps(big))
     stale = tmp_path / html.PAGES_DIR / "00009-gone.html"
@@ -65,3 +65,25 @@ def test_a_rendering_replaces_the_pages_of_an_earlier_one(tmp_path):
         html.INLINE_VERDICTS = old_limit
     assert not stale.exists()
     assert (tmp_path / "report-hosts" / "00000-a.html").is_file()
+
+
+def test_host_text_cannot_stand_for_where_the_verdicts_go():
+    mark = "<!--verdicts-->"     # html.py puts the verdicts' blocks in its place
+    d = doc(rec("QEMU-001", "a", "fail", title=mark, reason=mark, evidence=evidence(mark, source=mark)))
+    main, pages = html.render_pages(d, inline_verdicts=0)
+    for page in (html.render(d), pages["report-hosts/00000-a.html"]):
+        assert page.count('<details class="verdict') == 1 and mark not in page
+        assert "&lt;!--verdicts--&gt;" in page
+
+
+def test_written_pages_are_the_rendered_ones(tmp_path, monkeypatch):
+    # write() renders each host page as it writes it; render_pages() returns them all
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(sample()))
+    monkeypatch.setattr(html, "INLINE_VERDICTS", 0)
+    html.write(results, tmp_path / "report.html")
+    main, pages = html.render_pages(sample())
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == main
+    written = {p.relative_to(tmp_path).as_posix(): p.read_text(encoding="utf-8")
+               for p in (tmp_path / html.PAGES_DIR).glob("*.html")}
+    assert written == pages and len(pages) == 3

@@ -2,9 +2,12 @@
 JavaScript inlined, nothing fetched from anywhere.
 
 Everything from results.json is untrusted host data (evidence excerpts are file
-contents), so Jinja2 escapes every value, and the page's Content-Security-Policy
-allows no network and only this file's own style and script (by their sha256):
-a tag that slipped through escaping could neither load nor run anything.
+contents), so every value is escaped: by Jinja2's autoescape, or the same way by
+escaping.py where the markup is written in Python (each verdict's block, the
+filters' options: a fleet has too many for the template). The page's
+Content-Security-Policy allows no network and only this file's own style and
+script (by their sha256): a tag that slipped through escaping could neither load
+nor run anything.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from hvconform.deliver.report import model, verdicts
+from hvconform.deliver.report import escaping, model, verdicts
+from hvconform.deliver.report.escaping import escape
 from hvconform.deliver.traceability import FRAMEWORKS, grouped
 
 HERE = Path(__file__).resolve().parent
@@ -51,7 +55,16 @@ def _environment() -> jinja2.Environment:
     env.filters["refs_attr"] = _refs_attr
     env.filters["grouped"] = lambda refs: grouped(refs or {})
     env.filters["drift_kind"] = model.drift_kind
+    env.filters["options"] = _options
     return env
+
+
+def _options(pairs) -> Markup:
+    """The <option>s of a filter's (value, label) pairs. Written here, escaped as
+    autoescape does, because a host page has ~450 of them (its references) and each
+    value through Jinja cost as much as the rest of the page."""
+    return Markup("".join(f'<option value="{escape(value)}">{escape(label)}</option>'
+                          for value, label in pairs))
 
 
 # Up to this many verdicts (~20 hosts), report.html holds every verdict; above, it is
@@ -80,6 +93,21 @@ def _assets():
     return css, js, Markup(csp)
 
 
+# Where a page's verdicts go (_verdicts.html.j2): the template is rendered around
+# this mark, which the verdicts' blocks then replace. Passed through Jinja one by
+# one, each block was copied and marked safe again: ~200 MB of them at 300 hosts.
+# Host text is escaped, so it cannot make a "<" of its own, nor this mark.
+_VERDICTS = Markup("<!--verdicts-->")
+
+
+def _with_verdicts(template, blocks: list[str], **context) -> str:
+    """The page `template` renders with `context`, its verdicts being `blocks`."""
+    head, mark, tail = template.render(**context, verdicts=_VERDICTS, count=len(blocks)).partition(_VERDICTS)
+    if not mark or _VERDICTS in tail:
+        raise ValueError(f"{template.name}: the verdicts' place is not marked once")
+    return "".join([head, *blocks, tail])
+
+
 def render(doc: dict, catalog=None, inline_verdicts: int | None = None) -> str:
     """report.html of one results.json document, as a string (a fleet's host pages:
     render_pages)."""
@@ -89,6 +117,16 @@ def render(doc: dict, catalog=None, inline_verdicts: int | None = None) -> str:
 def render_pages(doc: dict, catalog=None, inline_verdicts: int | None = None):
     """(report.html, {relative path: host page}) of one results.json document; no
     host pages when every verdict fits in report.html (INLINE_VERDICTS by default)."""
+    main, pages = _pages(doc, catalog, inline_verdicts)
+    pages = dict(pages)
+    escaping.forget()
+    return main, pages
+
+
+def _pages(doc: dict, catalog, inline_verdicts: int | None):
+    """(report.html, an iterator of (relative path, host page)): each host page is
+    rendered when the iterator comes to it, so that write() holds one page at a time
+    rather than all of a fleet's (~0.7 MB a host)."""
     inline_verdicts = INLINE_VERDICTS if inline_verdicts is None else inline_verdicts
     report = model.build(doc, catalog)
     css, js, csp = _assets()
@@ -97,22 +135,23 @@ def render_pages(doc: dict, catalog=None, inline_verdicts: int | None = None):
               "frameworks": FRAMEWORKS}
     if len(report.verdicts) <= inline_verdicts:
         blocks = [verdicts.verdict_html(v, report.controls.get(v["control"])) for v in report.verdicts]
-        return env.get_template("report.html.j2").render(
-            **common, pages=None, blocks=blocks, filters=report.filters), {}
+        return _with_verdicts(env.get_template("report.html.j2"), blocks,
+                              **common, pages=None, filters=report.filters), iter(())
     pages = page_names(report.host_names)
     main = env.get_template("report.html.j2").render(**common, pages=pages)
-    host_page = env.get_template("report-host.html.j2")
+    return main, _host_pages(report, env.get_template("report-host.html.j2"), pages, common)
+
+
+def _host_pages(report: model.Report, template, pages: dict, common: dict):
+    """(relative path, page) of each host, in the host table's order."""
     by_host: dict[str, list] = {}
     for v in report.verdicts:   # already in display order: failures first
         by_host.setdefault(v["host"], []).append(v)
-    out = {}
     for row in report.hosts:
         recs = by_host.get(row.name, [])
         blocks = [verdicts.verdict_html(v, report.controls.get(v["control"])) for v in recs]
-        out[pages[row.name]] = host_page.render(
-            **common, row=row, blocks=blocks, fixed_host=row.name,
-            filters=model.filters_of(recs, [row.name]))
-    return main, out
+        yield pages[row.name], _with_verdicts(template, blocks, **common, row=row, fixed_host=row.name,
+                                              filters=model.filters_of(recs, [row.name]))
 
 
 def write(results: Path, out: Path, catalog=None, doc: dict | None = None) -> Path:
@@ -121,14 +160,15 @@ def write(results: Path, out: Path, catalog=None, doc: dict | None = None) -> Pa
     doc = doc if doc is not None else json.loads(Path(results).read_text())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    main, pages = render_pages(doc, catalog)
+    main, pages = _pages(doc, catalog, None)
     folder = out.parent / PAGES_DIR
     if folder.is_dir():            # an older rendering's pages would mislead
         for old in folder.glob("*.html"):
             old.unlink()
-    for name, text in pages.items():
+    for name, text in pages:       # each written as soon as it is rendered
         path = out.parent / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    escaping.forget()
     out.write_text(main, encoding="utf-8")
     return out

@@ -10,7 +10,8 @@ verdict is never counted as a pass: it is a verdict nobody may read as "fine".
 
 from __future__ import annotations
 
-from collections import Counter
+import functools
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -72,7 +73,13 @@ class TraceControl:
     control: object              # catalog Control, or a stand-in built from records
     test: str                    # node id pattern
     tally: Tally
-    tests: list                  # [(node id, status)] of this run
+    records: list                # this run's records of the control
+
+    @property
+    def tests(self) -> list:
+        """[(node id, status)] of this run, sorted: listed only in a small run's report.html,
+        so a fleet's report does not sort every verdict for it."""
+        return sorted((r.get("test") or target(r), r["status"]) for r in self.records)
 
 
 @dataclass
@@ -102,9 +109,14 @@ class Report:
     @property
     def drift_other_kinds(self) -> Counter:
         return Counter(drift_kind(c) for c in self.drift_others)
-    filters: dict                # filter name -> [(value, label)]
     trace: dict                  # framework -> reference id -> [TraceControl]
     controls: dict               # id -> catalog control (or stand-in)
+
+    @functools.cached_property
+    def filters(self) -> dict:
+        """filter name -> [(value, label)] of the list of every verdict: asked for only
+        when report.html lists them (a fleet's host pages have their own, filters_of)."""
+        return filters_of(self.verdicts, self.host_names)
 
     @property
     def run(self) -> dict:
@@ -155,21 +167,39 @@ def target(rec: dict) -> str:
     return f"{rec['host']}/{rec['vm']}" if rec.get("vm") else rec["host"]
 
 
-def reference_tokens(references: dict) -> list[tuple[str, str]]:
-    """(framework key, reference id) of a record's references, for filters and the index."""
-    out = []
-    for key, value in traceability.reference_values(references or {}):
-        token = (key, traceability.reference_id(key, value))
-        if token not in out:
-            out.append(token)
-    return out
+_TOKENS: dict[int, tuple[object, tuple]] = {}
+
+
+def reference_tokens(references: dict) -> tuple[tuple[str, str], ...]:
+    """(framework key, reference id) of a record's references, each once, for filters and
+    the index. Remembered per references object: a control's records share one
+    (_share_references), and a fleet's filters ask for it on every host page."""
+    hit = _TOKENS.get(id(references))
+    if hit is not None and hit[0] is references:
+        return hit[1]
+    tokens = tuple(dict.fromkeys((key, traceability.reference_id(key, value))
+                                 for key, value in traceability.reference_values(references or {})))
+    if len(_TOKENS) > 4096:
+        _TOKENS.clear()
+    _TOKENS[id(references)] = (references, tokens)   # kept alive, so its id is not reused
+    return tokens
+
+
+@functools.lru_cache(maxsize=4096)
+def _token_order(token: tuple[str, str]):
+    """Frameworks in FRAMEWORKS order, then AC-3 before AC-12 (sorted again on every host page)."""
+    key, rid = token
+    return (list(traceability.FRAMEWORKS).index(key) if key in traceability.FRAMEWORKS else 99,
+            traceability.natural_key(rid))
+
+
+_STATUS_RANK = {s: i for i, s in enumerate(STATUSES)}
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def _order(rec: dict):
-    status = rec["status"]
-    sev = rec.get("severity")
-    return (STATUSES.index(status) if status in STATUSES else len(STATUSES),
-            SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES),
+    return (_STATUS_RANK.get(rec["status"], len(STATUSES)),
+            _SEVERITY_RANK.get(rec.get("severity"), len(SEVERITIES)),
             rec["control"], rec["host"], rec.get("vm") or "")
 
 
@@ -199,7 +229,8 @@ def _stand_in(rec: dict):
 def _controls(records, catalog) -> dict:
     controls = {c.id: c for c in catalog.controls} if catalog is not None else {}
     for rec in records:
-        controls.setdefault(rec["control"], _stand_in(rec))
+        if rec["control"] not in controls:
+            controls[rec["control"]] = _stand_in(rec)
     return controls
 
 
@@ -237,17 +268,14 @@ def filters_of(records, host_names) -> dict:
     """The options of each filter of the verdict list; one pass over the records (the
     references of a control are one object shared by its records: read once)."""
     distinct = {id(r.get("references")): r.get("references") for r in records}
-    refs = sorted({t for refs in distinct.values() for t in reference_tokens(refs)},
-                  key=lambda t: (list(traceability.FRAMEWORKS).index(t[0])
-                                 if t[0] in traceability.FRAMEWORKS else 99, traceability.natural_key(t[1])))
-    frameworks = []
-    for key, _ in refs:
-        if key not in frameworks:
-            frameworks.append(key)
+    refs = sorted({t for refs in distinct.values() for t in reference_tokens(refs)}, key=_token_order)
+    ids_of: dict[str, list[str]] = {}     # framework -> its ids, frameworks as they come first
+    for key, rid in refs:
+        ids_of.setdefault(key, []).append(rid)
     ref_options = []
-    for key in frameworks:
+    for key, rids in ids_of.items():
         ref_options.append((key, f"{key}: any"))
-        ref_options += [(f"{key}:{rid}", f"{key}: {rid}") for k, rid in refs if k == key]
+        ref_options += [(f"{key}:{rid}", f"{key}: {rid}") for rid in rids]
     present = {r["status"] for r in records}
     domains = {r.get("domain") for r in records}
     severities = {r.get("severity") for r in records}
@@ -269,7 +297,7 @@ def _trace(records, controls) -> dict:
     of_control = {}
     for c in controls.values():
         recs = by_control.get(c.id, [])
-        of_control[c.id] = (tally(recs), sorted((r.get("test") or target(r), r["status"]) for r in recs))
+        of_control[c.id] = (tally(recs), recs)
     index = traceability.by_reference(controls.values())
     out = {}
     for key, refs in index.items():
@@ -295,13 +323,16 @@ def _share_references(records) -> None:
                 pass
 
 
-def _group(records, *keys) -> dict:
-    """records by the value of `keys` (one key: the value; several: a tuple), in one pass."""
-    out: dict = {}
-    for rec in records:
-        k = rec.get(keys[0]) if len(keys) == 1 else tuple(rec.get(x) for x in keys)
-        out.setdefault(k, []).append(rec)
-    return out
+def _tallies(records) -> tuple[Tally, dict, dict, dict]:
+    """The tally of all records, of each host, of each domain and of each (host, domain),
+    from one count of (host, domain, status): a few thousand sums, not a pass over the
+    records for each table."""
+    overall, by_host, by_domain, by_cell = Tally(), defaultdict(Tally), defaultdict(Tally), defaultdict(Tally)
+    cells = Counter((r["host"], r.get("domain"), r["status"]) for r in records)
+    for (host, domain, status), n in cells.items():
+        for t in (overall, by_host[host], by_domain[domain], by_cell[(host, domain)]):
+            t.counts[status] += n
+    return overall, by_host, by_domain, by_cell
 
 
 def build(doc: dict, catalog=None) -> Report:
@@ -312,24 +343,23 @@ def build(doc: dict, catalog=None) -> Report:
     controls = _controls(records, catalog)
     host_names = _host_names(doc)
     host_docs = {h["name"]: h for h in doc.get("hosts", [])}
-    by_host, by_domain = _group(records, "host"), _group(records, "domain")
-    by_host_domain = _group(records, "host", "domain")
+    overall, by_host, by_domain, by_cell = _tallies(records)
     problems = Counter((r["host"], r.get("severity")) for r in records if r["status"] in PROBLEMS)
 
-    hosts = [Row(h, tally(by_host.get(h, [])), host_docs.get(h)) for h in host_names]
-    domains = [Row(d, tally(by_domain[d])) for d in DOMAINS if d in by_domain]
-    heatmap = {(h, d.name): tally(by_host_domain[(h, d.name)]) for h in host_names for d in domains
-               if (h, d.name) in by_host_domain}
+    hosts = [Row(h, by_host.get(h, Tally()), host_docs.get(h)) for h in host_names]
+    domains = [Row(d, by_domain[d]) for d in DOMAINS if d in by_domain]
+    heatmap = {(h, d.name): by_cell[(h, d.name)] for h in host_names for d in domains
+               if (h, d.name) in by_cell}
     severity = {s: {h: problems[(h, s)] for h in host_names} for s in SEVERITIES}
     waivers = doc.get("waivers") or {}
     drift = sorted((doc.get("drift") or {}).get("changes") or [], key=_drift_order)
     return Report(
-        doc=doc, verdicts=records, overall=tally(records), hosts=hosts, domains=domains,
+        doc=doc, verdicts=records, overall=overall, hosts=hosts, domains=domains,
         heatmap=heatmap, severity=severity,
         waived=[r for r in records if r["status"] == "waived"],
         expired_waivers=[r for r in records if (r.get("waiver") or {}).get("expired")],
         unmatched_waivers=list(waivers.get("unmatched") or []),
         manual=[r for r in records if r["status"] == "manual"],
         isolation=[r for r in records if _is_isolation(r, controls)],
-        drift=drift, filters=filters_of(records, host_names),
+        drift=drift,
         trace=_trace(records, controls), controls=controls)

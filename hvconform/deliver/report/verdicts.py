@@ -10,16 +10,8 @@ verdict, this ~20 us. Every value is escaped, as the template's autoescape does:
 from __future__ import annotations
 
 from hvconform.deliver.report import model
+from hvconform.deliver.report.escaping import escape as _e
 from hvconform.deliver.traceability import grouped
-
-
-def _e(value) -> str:
-    """Escaped as markupsafe (the template's autoescape) does, with str.replace: far
-    faster than a translate table on long evidence excerpts."""
-    if value is None:
-        return ""
-    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&#34;").replace("'", "&#39;"))
 
 
 def badge(status) -> str:
@@ -94,13 +86,15 @@ def verdict_html(v: dict, control=None) -> str:
             f'<pre>{_e(e.get("excerpt") or "(empty)")}</pre></div>')
     if not evidence:
         evidence.append('<p class="muted small">No evidence attached.</p>')
-    sev = _e(v.get("severity"))
-    return (f'<details class="verdict s-{_e(status)}" data-host="{_e(v.get("host"))}" '
-            f'data-vm="{_e(target) if v.get("vm") else ""}" data-domain="{_e(v.get("domain"))}" '
-            f'data-severity="{sev}" data-status="{_e(status)}" data-control="{_e(v.get("control"))}" '
+    # escaped once each, though shown twice
+    st, sev, cid = _e(status), _e(v.get("severity")), _e(v.get("control"))
+    dom, tgt = _e(v.get("domain")), _e(target)
+    return (f'<details class="verdict s-{st}" data-host="{_e(v.get("host"))}" '
+            f'data-vm="{tgt if v.get("vm") else ""}" data-domain="{dom}" '
+            f'data-severity="{sev}" data-status="{st}" data-control="{cid}" '
             f'data-refs="{_e(refs_attr)}">'
             f'<summary>{badge(status)}<span class="sev sev-{sev}">{sev}</span>'
-            f'<b class="cid">{_e(v.get("control"))}</b><span class="title">{_e(v.get("title"))}</span>'
-            f'<span class="tgt">{_e(target)}</span><span class="dom">{_e(v.get("domain"))}</span></summary>'
+            f'<b class="cid">{cid}</b><span class="title">{_e(v.get("title"))}</span>'
+            f'<span class="tgt">{tgt}</span><span class="dom">{dom}</span></summary>'
             f'<div class="body"><dl class="facts">{"".join(facts)}</dl>{"".join(evidence)}</div>'
             f'</details>\n')
