@@ -28,10 +28,13 @@ def test_a_remembered_text_is_never_another_value_s():
 
 
 def test_past_its_limit_it_starts_again_and_stays_right(monkeypatch):
-    monkeypatch.setattr(escaping._Escaped, "LIMIT", 3)
+    # the limit is in characters: a host's long texts count as long
+    monkeypatch.setattr(escaping._Escaped, "LIMIT", 40)
     for i in range(10):
         assert escaping.escape(f"<{i}>") == f"&lt;{i}&gt;"
-    assert len(escaping._ESCAPED) <= 3
+        assert escaping._ESCAPED.size == sum(len(k) + len(v) for k, v in escaping._ESCAPED.items()) <= 40
+    assert escaping.escape("<" * 30) == "&lt;" * 30           # longer than the limit: escaped, not kept
+    assert escaping._ESCAPED.size <= 40
 
 
 def test_a_report_s_texts_are_not_kept_after_it_is_rendered(tmp_path):

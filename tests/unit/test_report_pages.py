@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from hvconform.deliver.report import html
 from tests.unit.test_report_html import HOSTILE, evidence, sample
 from tests.unit.test_report_model import doc, rec
@@ -87,3 +89,28 @@ def test_written_pages_are_the_rendered_ones(tmp_path, monkeypatch):
     written = {p.relative_to(tmp_path).as_posix(): p.read_text(encoding="utf-8")
                for p in (tmp_path / html.PAGES_DIR).glob("*.html")}
     assert written == pages and len(pages) == 3
+
+
+def test_a_rendering_that_fails_leaves_the_earlier_report_whole(tmp_path, monkeypatch):
+    # host pages are written as they are rendered: one that fails half-way must not
+    # leave the earlier report.html pointing at a mix of old pages and new ones
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(sample()))
+    monkeypatch.setattr(html, "INLINE_VERDICTS", 0)
+    html.write(results, tmp_path / "report.html")
+    before = {p.relative_to(tmp_path).as_posix(): p.read_bytes()
+              for p in [tmp_path / "report.html", *(tmp_path / html.PAGES_DIR).glob("*")]}
+    rendered = html._host_pages
+
+    def fails_on_the_second(*args):
+        for i, page in enumerate(rendered(*args)):
+            if i == 1:
+                raise RuntimeError("rendering failed")
+            yield page
+    monkeypatch.setattr(html, "_host_pages", fails_on_the_second)
+    with pytest.raises(RuntimeError):
+        html.write(results, tmp_path / "report.html")
+    after = {p.relative_to(tmp_path).as_posix(): p.read_bytes()
+             for p in [tmp_path / "report.html", *(tmp_path / html.PAGES_DIR).glob("*")]}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report-hosts", "report.html", "results.json"]

@@ -15,14 +15,26 @@ class _Escaped(dict):
     excerpt on many): ~200 MB of verdicts at 300 hosts from a few MB of distinct
     text, so each distinct text is escaped once."""
 
-    LIMIT = 100_000    # distinct texts kept; past it, start again (every test id is a new one)
+    # what is kept, in characters (texts and their escapes): past it, start again. A
+    # count of texts would not bound memory, since a host chooses how long its texts are
+    LIMIT = 32 << 20
+    size = 0
 
     def __missing__(self, text: str) -> str:
-        if len(self) >= self.LIMIT:
+        out = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+               .replace('"', "&#34;").replace("'", "&#39;"))
+        cost = len(text) + len(out)
+        if cost > self.LIMIT:
+            return out
+        if self.size + cost > self.LIMIT:
             self.clear()
-        out = self[text] = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                            .replace('"', "&#34;").replace("'", "&#39;"))
+        self[text] = out
+        self.size += cost
         return out
+
+    def clear(self) -> None:
+        super().clear()
+        self.size = 0
 
 
 _ESCAPED = _Escaped()

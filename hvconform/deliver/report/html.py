@@ -16,7 +16,8 @@ import base64
 import hashlib
 import json
 import re
-from pathlib import Path
+import shutil
+from pathlib import Path, PurePosixPath
 
 import jinja2
 from markupsafe import Markup
@@ -160,15 +161,25 @@ def write(results: Path, out: Path, catalog=None, doc: dict | None = None) -> Pa
     doc = doc if doc is not None else json.loads(Path(results).read_text())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    main, pages = _pages(doc, catalog, None)
     folder = out.parent / PAGES_DIR
-    if folder.is_dir():            # an older rendering's pages would mislead
-        for old in folder.glob("*.html"):
-            old.unlink()
-    for name, text in pages:       # each written as soon as it is rendered
-        path = out.parent / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    escaping.forget()
+    # pages are written as they are rendered, first into a folder of their own: a
+    # rendering that fails leaves the earlier report.html and its pages as they were
+    partial = out.parent / (PAGES_DIR + ".partial")
+    try:
+        main, pages = _pages(doc, catalog, None)
+        shutil.rmtree(partial, ignore_errors=True)
+        for name, text in pages:
+            partial.mkdir(exist_ok=True)
+            (partial / PurePosixPath(name).name).write_text(text, encoding="utf-8")
+        if folder.is_dir():            # an older rendering's pages would mislead
+            for old in folder.glob("*.html"):
+                old.unlink()
+        if partial.is_dir():
+            folder.mkdir(exist_ok=True)
+            for page in partial.iterdir():
+                page.replace(folder / page.name)
+    finally:
+        escaping.forget()
+        shutil.rmtree(partial, ignore_errors=True)
     out.write_text(main, encoding="utf-8")
     return out
