@@ -69,6 +69,15 @@ def test_a_config_that_does_not_parse_is_a_located_problem_and_covers_nothing():
     assert verdict.status == v.FAIL and "not valid YAML as read" in verdict.evidence[0].excerpt
 
 
+def test_a_config_nested_past_the_recursion_limit_is_a_problem_not_a_crash():
+    # within MAX_TEXT: PyYAML's C composer (yaml.CSafeLoader) would crash the process on it
+    deep = "source_directories: " + "[" * 100_000 + "]" * 100_000 + "\n"
+    s = snap(cmds=tools(borgmatic_configs=borgmatic(deep)))
+    assert any("RecursionError" in p for p in backup_tools.configured(s).problems)
+    for name in ("config_in_backup_set", "backup_separate_failure_domain"):
+        assert " raised " not in (judge(name, s).reason or "")
+
+
 def test_excludes_of_each_tool_take_a_required_path_out():
     swtpm = "/var/lib/libvirt/swtpm"
     out = judge("config_in_backup_set", snap(cmds=tools(borgmatic_configs=borgmatic(BORGMATIC_18.replace(

@@ -2,8 +2,11 @@
 the edges of each function (RHEL fixture formats cited where they are built)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hvconform.model import verdict as v
+from hvconform.model.snapshot import Artifact
 from hvconform.judge.kinds import function as function_kind
 from hvconform.judge.functions import host_packages, host_platform
 from hvconform.judge.read import host_state
@@ -209,8 +212,40 @@ def test_grub2_user_cfg_on_rhel():
 def test_aide_coverage_and_exclusions():
     rules = ["/etc/aide.conf:10:/etc CONTENT_EX", "/etc/aide.conf:11:!/etc/libvirt/qemu/autostart",
              "/etc/aide.conf:12:!/etc/pki"]
-    found = host_platform.aide_coverage(rules, ["/etc/libvirt", "/etc/pki/qemu"])
+    found = host_platform.aide_coverage("\n".join(rules), ["/etc/libvirt", "/etc/pki/qemu"])
     assert found["/etc/libvirt"] and found["/etc/pki/qemu"] is None
+
+
+def _aide_coverage_by_scan(rule_hits, required):
+    """The rule each path gets by trying every rule in order (what aide_coverage did
+    before it looked up a path's parents instead): the reference it must agree with."""
+    out = {}
+    for path in required:
+        hit = None
+        for line in rule_hits:
+            where, n, text = (line.split(":", 2) + ["", ""])[:3]
+            rule = (text.split() or [""])[0]
+            target = rule.lstrip("!=").rstrip("/") or "/"
+            if target == "/" or path == target or path.startswith(target + "/"):
+                hit = None if rule.startswith("!") else f"{where}:{n}: {text.strip()}"
+        out[path] = hit
+    return out
+
+
+_PARTS = st.sampled_from(["", "etc", "libvirt", "pki", "qemu", "usr", "bin", "a b"])
+_PATHS = st.lists(_PARTS, max_size=4).map(lambda parts: "/" + "/".join(parts))   # "/", "//etc", "/a b/"
+_RULES = st.tuples(st.sampled_from(["", "!", "=", "!=", "=!"]), _PATHS, st.sampled_from(["", "/", "//"]),
+                   st.sampled_from(["", " R", "\tNORMAL", "$ d"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_RULES.map(lambda r: f"/etc/aide.conf:{len(r[1])}:{r[0]}{r[1]}{r[2]}{r[3]}"),
+                          st.sampled_from(["", "   ", "no colon", "f:1:", "f:2:   ", "f:3:!"])), max_size=12),
+       st.lists(_PATHS, max_size=5))
+def test_aide_coverage_agrees_with_trying_every_rule(lines, required):
+    text = "\n".join(lines)
+    rule_hits = host_state.grep_lines(Artifact("cmd:aide_rules", "grep", 0, text), "AIDE rules")
+    assert host_platform.aide_coverage(text, required) == _aide_coverage_by_scan(rule_hits, required)
 
 
 def test_bind_mount_of_a_root_directory_is_not_a_separate_filesystem():

@@ -200,6 +200,52 @@ def test_fuzz_libvirt_conf_parses_or_names_the_line(text):
         assert exc.line >= 1 and str(exc).startswith(f"line {exc.line}: ")
 
 
+class _SteppingReader(libvirt_grammar._Reader):
+    """The reader as it was, one character a step: the regular-expression runs that
+    replaced these two must move and count lines exactly as they did."""
+
+    def skip_blanks(self, eol: bool = False) -> None:
+        while self.pos < len(self.text) and (self.text[self.pos] in " \t" or
+                                             (eol and self.text[self.pos] in "\r\n")):
+            self.line += self.text[self.pos] == "\n"
+            self.pos += 1
+
+    def skip_line(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] not in "\r\n":
+            self.pos += 1
+
+
+def _stepping_parse(text):
+    reader, settings = _SteppingReader(text), {}
+    while reader.pos < len(text):
+        s = reader.statement()
+        if s is None:
+            continue
+        if s.key in settings:
+            settings[s.key].shadowed.append(s.line)
+        else:
+            settings[s.key] = s
+    return settings
+
+
+def _parsed(parse, text):
+    try:
+        return parse(text)
+    except libvirt_grammar.ConfSyntaxError as exc:
+        return ("error", exc.line, str(exc))
+
+
+_CONF_TOKENS = st.lists(st.sampled_from(["a", "key_1", " ", "\t", "\n", "\r\n", "\r", "=", '"x"', "'y'",
+                                         '"""m\nl"""', "[", "]", ",", "12", "-3", "#c", ";", "\u00a0", '"'
+                                         ]), max_size=30).map("".join)
+
+
+@FUZZ
+@given(st.one_of(mutated_text(QEMU_CONF[:3000]), _CONF_TOKENS, st.text(max_size=200)))
+def test_fuzz_libvirt_conf_parses_as_the_stepping_reader_did(text):
+    assert _parsed(libvirt_grammar._parse, text) == _parsed(_stepping_parse, text)
+
+
 @st.composite
 def domain_xmls(draw):
     base = draw(st.sampled_from(CORPUS)).read_text()

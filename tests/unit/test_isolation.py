@@ -10,6 +10,7 @@ from hvconform.model import verdict as v
 from hvconform.judge.kinds import fleet
 from hvconform.judge.fleet import cpus
 from hvconform.inputs.policy import effective
+from hvconform.judge.read import guests as guests_mod
 from hvconform.judge.read.guests import guests_of
 from hvconform.judge.fleet.reconcile import reconcile, summary
 from hvconform.model.snapshot import Artifact, Domain, Snapshot
@@ -412,6 +413,17 @@ def test_reconcile_skips_a_host_whose_domains_could_not_be_listed():
     s = host("weak", facts={"vms": {"a": {}}})
     s.add(Artifact("cmd:virsh_list_all", "virsh list", 1, "", "error: failed to connect"))
     assert reconcile({"weak": s}) == []
+
+
+def test_the_analyses_judged_together_read_each_hosts_guests_once(monkeypatch):
+    lab = {h: Snapshot.load(LAB / f"{h}.json") for h in ("hardened", "default", "weak")}
+    checks = [{"kind": "fleet", "analysis": name} for name in sorted(fleet.ANALYSES)]
+    alone = [fleet.outcomes(check, lab) for check in checks]
+    read = []
+    monkeypatch.setattr(guests_mod, "guests_of", lambda s, policy: read.append(s.host) or guests_of(s, policy))
+    together = fleet.outcomes_of(checks, lab)
+    assert sorted(read) == sorted(lab)
+    assert together == alone and any(o.verdict.status == v.FAIL for found in together for o in found)
 
 
 # -- never raises on libvirt's own domain XML ---------------------------------------------

@@ -108,6 +108,23 @@ def test_inventory_wide_controls_never_pass_on_what_the_api_lacks():
                 assert case.id in want and want[case.id].status == got.status, (case.id, got)
 
 
+def test_what_reading_the_guests_reads_counts_for_every_analysis_judged_together(monkeypatch):
+    # the analyses share one reading of each host's guests (kinds/fleet.py outcomes_of):
+    # should that reading need more than the API gives, no analysis may pass on it
+    from hvconform.judge.kinds import fleet
+    from hvconform.judge.read import guests as guests_mod
+    real = guests_mod.guests_of
+    monkeypatch.setattr(guests_mod, "guests_of", lambda s, policy: s.file("/etc/hostname") or real(s, policy))
+    lv = api_only(SSH["weak"])
+    checks = [{"kind": "fleet", "analysis": name} for name in sorted(fleet.ANALYSES)]
+    for found in fleet.outcomes_of(checks, {"weak": lv, "hardened": SSH["hardened"]}):
+        on_lv = [o.verdict for o in found if o.host == "weak"]
+        assert on_lv and all(got.status == "fail" or (got.reason.startswith(libvirt_only.REASON)
+                                                      and "file:/etc/hostname" in got.reason)
+                             for got in on_lv), on_lv
+        assert not any(libvirt_only.REASON in (o.verdict.reason or "") for o in found if o.host == "hardened")
+
+
 def test_a_process_control_on_a_running_vm_is_not_collected_and_a_stopped_one_not_applicable():
     lv = api_only(SSH["weak"])
     control = CAT.by_id("QEMU-001") if CAT.by_id("QEMU-001").kind == "process" else \

@@ -14,8 +14,9 @@ import re
 
 from hvconform.model import verdict as v
 from hvconform.judge.read import host_state
-from hvconform.judge.read import artifacts
+from hvconform.judge.read import artifacts, memo
 from hvconform.judge.read import xmlsafe
+from hvconform.judge.read.backup_places import mount_point
 from hvconform.judge.functions.registry import control
 
 
@@ -59,23 +60,36 @@ AIDE_DBS = ["/var/lib/aide/aide.db.gz", "/var/lib/aide/aide.db"]
 AIDE_TIMERS = ["dailyaidecheck.timer", "aidecheck.timer", "aide.timer", "aide-check.timer"]
 
 
-def aide_coverage(rule_hits: list[str], required: list[str]) -> dict[str, str | None]:
+def aide_coverage(grep_output: str, required: list[str]) -> dict[str, str | None]:
     """Which selection line covers each required path ({path: "file:line: rule" or None}).
-    `rule_hits` are `grep -Hn` lines (file:line:text). A rule covers what is under it
-    (AIDE matches a rule as a path prefix); a later `!` rule covering the path removes it."""
-    rules = []   # each line read once, not once per required path
-    for line in rule_hits:
-        where, n, text = (line.split(":", 2) + ["", ""])[:3]
-        rule = (text.split() or [""])[0]
-        rules.append((rule.lstrip("!=").rstrip("/") or "/", rule.startswith("!"), where, n, text))
+    `grep_output` is what `grep -Hn` printed (file:line:text a line). A rule covers what
+    is under it (AIDE matches a rule as a path prefix); a later `!` rule covering the
+    path removes it."""
+    last = _last_rules(grep_output)
     out = {}
     for path in required:
-        hit = None
-        for target, negated, where, n, text in rules:
-            if target == "/" or path == target or path.startswith(target + "/"):
-                hit = None if negated else f"{where}:{n}: {text.strip()}"
-        out[path] = hit
+        parents = [path[:i] for i, c in enumerate(path) if c == "/"]   # path[i] == "/": a parent
+        covering = [last[t] for t in ("/", path, *parents) if t in last]
+        hit = max(covering, default=None)   # by position: the last covering rule
+        out[path] = None if hit is None or hit[1] else f"{hit[2]}:{hit[3]}: {hit[4].strip()}"
     return out
+
+
+@memo.per_host
+def _last_rules(grep_output: str) -> dict[str, tuple]:
+    """{target: (position, negated, where, line number, text) of the last rule naming it}.
+
+    The last rule covering a path decides. A rule covers a path when its target is "/",
+    the path itself or one of its parents, so only the last rule of each target matters
+    and a path looks up its own few parents. A distribution's rules run to over a
+    thousand lines: comparing each with each required path, and reading them again for
+    every host, was most of this control's time at fleet size. Callers never change it."""
+    last = {}
+    for position, line in enumerate(host_state.nonblank_lines(grep_output)):
+        where, n, text = (line.split(":", 2) + ["", ""])[:3]
+        rule = (text.split() or [""])[0]
+        last[rule.lstrip("!=").rstrip("/") or "/"] = (position, rule.startswith("!"), where, n, text)
+    return last
 
 
 def _fim_needs(policy):
@@ -93,14 +107,15 @@ def file_integrity_monitoring(snap, vm, policy):
     required = [p for p, art in stats.items() if not artifacts.is_absent(art)]
     expected = "aide installed, database present, rules cover the virtualization stack, check scheduled"
     _, packages, pkgs = host_state.installed(snap)
-    rules = host_state.grep_lines(snap.get("cmd:aide_rules"), "AIDE rules")
+    rules_art = snap.get("cmd:aide_rules")
+    host_state.grep_lines(rules_art, "AIDE rules")   # Unknown when grep could not read them
     cron = host_state.grep_lines(snap.get("cmd:aide_cron"), "cron entries mentioning aide")
     states, units = host_state.unit_states(snap)
     dbs = [snap.stat(p) for p in AIDE_DBS]
     if None in dbs:
         return v.error("the AIDE database paths were not collected")
     db = next((p for p, art in zip(AIDE_DBS, dbs) if art.ok), None)
-    coverage = aide_coverage(rules, required)
+    coverage = aide_coverage(rules_art.stdout, required)
     uncovered = [p for p, hit in coverage.items() if hit is None]
     timers = [f"{t} {states[t]}" for t in AIDE_TIMERS if states.get(t) in host_state.ENABLED]
     evidence = [v.Evidence.of(pkgs, f"aide {packages['aide']}" if "aide" in packages else "aide not installed"),
@@ -123,16 +138,17 @@ def file_integrity_monitoring(snap, vm, policy):
 MOUNTINFO, CPUINFO = "/proc/self/mountinfo", "/proc/cpuinfo"
 
 
+@memo.per_host
 def mounts(text: str) -> dict[str, tuple[str, str]]:
     """/proc/<pid>/mountinfo (proc(5)) -> {mount point: (major:minor, source)}; a later
-    mount over the same point wins. Octal escapes (\\040 for a space) decoded."""
+    mount over the same point wins. Octal escapes (\\040 for a space) decoded.
+    Parsed once per text (judge/read/memo.py): callers read it, never change it."""
     out = {}
     for line in text.splitlines():
         fields = line.split()
         if len(fields) >= 10 and "-" in fields:
             dash = fields.index("-")
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-            out[point] = (fields[2], fields[dash + 2])
+            out[mount_point(fields[4])] = (fields[2], fields[dash + 2])
     return out
 
 

@@ -7,7 +7,8 @@ module per theme).
 `outcomes(check, snapshots)` is the whole inventory: one fail Outcome per finding
 (the host concerned, or '*' when it spans hosts, and `vms` as host/vm), a pass or
 not_applicable for each host no finding concerns, an error per host that could not
-be analysed.
+be analysed. `outcomes_of(checks, snapshots)` is the same for several checks, reading
+each host's guests once for all of them.
 fixtures/targets.py makes one test case of each. `judge(check, snap, vm)` is the
 same analysis over one host, merged into one verdict (for per-host replays and the
 catalog's pass/fail cases).
@@ -53,24 +54,47 @@ def needs(check, policy=None):
 
 def outcomes(check, snapshots: dict) -> list[Outcome]:
     """Every verdict of one inventory control over `snapshots` {host: Snapshot}. Never raises."""
-    # a libvirt-only host that lacked what the analysis read cannot pass (judge/libvirt_only.py)
-    snapshots, missed = libvirt_only.track_all(snapshots)
-    return libvirt_only.guard_outcomes(_outcomes(check, snapshots), missed)
+    return outcomes_of([check], snapshots)[0]
 
 
-def _outcomes(check, snapshots: dict) -> list[Outcome]:
+def outcomes_of(checks, snapshots: dict) -> list[list[Outcome]]:
+    """outcomes() of each of `checks`, in order. Each host's guests are read once for
+    all of them: reading them parses the host's domain XML, and every analysis reading
+    every host again was most of their time at fleet size (the parse cache,
+    judge/read/memo.py, holds a few hosts' XML, not the inventory's)."""
+    reading, read = libvirt_only.track_all(snapshots)
+    hosts = {name: _host(name, snap) for name, snap in reading.items()}
+    out = []
+    for check in checks:
+        # a libvirt-only host that lacked what the analysis read cannot pass
+        # (judge/libvirt_only.py); reading its guests is part of every analysis
+        tracked, missed = libvirt_only.track_all(snapshots)
+        for name, lacking in missed.items():
+            lacking |= read[name]
+        out.append(libvirt_only.guard_outcomes(_outcomes(check, tracked, hosts), missed))
+    return out
+
+
+def _host(name: str, snap) -> tuple[dict, list] | str:
+    """(its policy, its guests), or why the host cannot be analysed."""
+    if snap.status not in (COLLECTED, PARTIAL):
+        return f"host not collected ({snap.status}): {snap.error}"
+    policy = site_policy.effective(snap.policy)   # once per host: guests and analyses share it
+    try:
+        return policy, guests_mod.guests_of(snap, policy)
+    except artifacts.End as end:   # an inventory outcome says which host it is about
+        return f"{name}: {end.verdict.reason}"
+
+
+def _outcomes(check, snapshots: dict, hosts: dict) -> list[Outcome]:
     spec = ANALYSES[check["analysis"]]
     errors, views = [], []
     for name, snap in snapshots.items():
-        if snap.status not in (COLLECTED, PARTIAL):
-            errors.append(Outcome(name, v.error(f"host not collected ({snap.status}): {snap.error}")))
+        host = hosts[name]
+        if isinstance(host, str):
+            errors.append(Outcome(name, v.error(host)))
             continue
-        policy = site_policy.effective(snap.policy)   # once per host: guests and analyses share it
-        try:
-            guests = guests_mod.guests_of(snap, policy)
-        except artifacts.End as end:   # an inventory outcome says which host it is about
-            errors.append(Outcome(name, v.error(f"{name}: {end.verdict.reason}")))
-            continue
+        policy, guests = host
         views.append(HostView(snap, guests, policy))
     try:
         result = spec.function(views)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hvconform.model import verdict as v
 from hvconform.judge import conditions
-from hvconform.judge.read import artifacts
+from hvconform.judge.read import artifacts, memo
 
 KIND = "sshd_config"
 ARTIFACT = "cmd:sshd_effective"
@@ -28,8 +28,10 @@ def needs(check, policy=None):
     return [("sshd_effective", "")]
 
 
+@memo.per_host
 def parse(text: str) -> tuple[dict[str, str], dict[str, list[int]]]:
-    """`sshd -T` output -> ({key: value}, {key: [line numbers]})."""
+    """`sshd -T` output -> ({key: value}, {key: [line numbers]}). Parsed once per text
+    (judge/read/memo.py; four rows a host read it): callers read it, never change it."""
     values: dict[str, str] = {}
     lines: dict[str, list[int]] = {}
     for n, line in enumerate(text.splitlines(), 1):

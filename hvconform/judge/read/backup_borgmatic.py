@@ -26,6 +26,7 @@ import re
 
 import yaml
 
+from hvconform.judge.read import memo
 from hvconform.judge.read.backup_setup import MAX_TEXT, Exclude, Key, Line, Setup, sections, stat_fields
 
 TOOL = "borgmatic"
@@ -56,6 +57,24 @@ def _scalars(node) -> list[tuple[str, int]]:
     return []
 
 
+def _compose_once(text: str):
+    """The node tree of `text` (or its YAMLError), composed once per text: four backup
+    controls read each host's borgmatic files, and PyYAML's pure-Python composer was
+    most of their time. Callers read the nodes, never change them.
+
+    Not yaml.CSafeLoader, though faster: its composer recurses in C, below Python's
+    recursion limit, and a hostile file of 100,000 nested `[` (200 kB, within MAX_TEXT)
+    crashes the whole process with a segmentation fault (PyYAML 6.0.3, libyaml); the
+    Python composer raises RecursionError, which backup_tools.configured reports. Its
+    error messages, which the problems quote, differ too."""
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+# A node tree takes ~28 times its text (15.6 MB for 560 kB): keep a host's few files
+# (judging goes host by host), not the 512 or memo.PER_HOST texts of other caches.
+_compose = memo.of_text(_compose_once, size=8)
+
+
 def _options(root) -> dict:
     """{option: value node} over both layouts: top level, then location: and storage:."""
     out = {}
@@ -78,7 +97,7 @@ def parse(path: str, text: str, artifact, stat: str | None) -> Setup:
         setup.problems.append(f"{path}: larger than {MAX_TEXT} bytes, not parsed")
         return setup
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         setup.problems.append(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML as read "

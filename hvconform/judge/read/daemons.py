@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from hvconform.model import verdict as v
 from hvconform.judge.read import host_state
-from hvconform.judge.read import artifacts
+from hvconform.judge.read import artifacts, memo
 
 DCONF, PCONF = "$DCONF", "$PCONF"
 MODULAR, MONOLITHIC = "modular", "monolithic"
@@ -123,12 +123,15 @@ def split_listen(stream: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
 
 
+@memo.per_host
 def parse_units(text: str) -> dict[str, dict[str, list[str]]]:
     """`systemctl cat` output -> {unit: {Key: [values]}} of the [Socket] sections.
 
     Format (systemctl(1), "cat"): each file is preceded by a comment naming it, the
     unit file first, then its drop-ins (<unit>.d/*.conf), which override it; an
     empty assignment resets a list setting (systemd.syntax(7)).
+    Parsed once per text (judge/read/memo.py): every $DCONF/$PCONF row decides the
+    model again; callers read the units, never change them.
     """
     units: dict[str, dict[str, list[str]]] = {}
     unit, section = None, None
@@ -176,11 +179,17 @@ def running_daemons(snap) -> tuple[dict[str, str], object]:
     art = snap.get("cmd:ps")
     if art is None or not art.ok:
         raise Undecided(v.error("the process table (ps) was not collected"))
+    return dict(_daemons_in(art.stdout)), art
+
+
+@memo.per_host
+def _daemons_in(ps_text: str) -> dict[str, str]:
+    # once per process table: every $DCONF/$PCONF row decides the model again
     found = {}
-    for cols, _ in host_state.ps_rows(art.stdout):
+    for cols, _ in host_state.ps_rows(ps_text):
         if cols[3] in LIBVIRT_DAEMONS:
             found.setdefault(cols[3], f"pid {cols[0]}: {cols[4] if len(cols) > 4 else cols[3]}")
-    return found, art
+    return found
 
 
 def model(snap) -> Model:

@@ -43,6 +43,17 @@ def shown(value) -> str:
     return str(value)
 
 
+# Runs the reader skips or takes, matched at once rather than a character at a time:
+# qemu.conf is ~1,000 lines of comments, and stepping through them one character per
+# call was most of its parsing time.
+_BLANKS = re.compile(r"[ \t]*")
+_BLANKS_EOL = re.compile(r"[ \t\r\n]*")
+_REST_OF_LINE = re.compile(r"[^\r\n]*")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_NUMBER = re.compile(r"[+-]?\d+")
+_QUOTED = {q: re.compile(rf"[^{q}\r\n]*") for q in "\"'"}
+
+
 class _Reader:
     def __init__(self, text: str):
         self.text, self.pos, self.line = text, 0, 1
@@ -51,14 +62,12 @@ class _Reader:
         return self.text[self.pos:self.pos + n]
 
     def skip_blanks(self, eol: bool = False) -> None:
-        while self.pos < len(self.text) and (self.text[self.pos] in " \t" or
-                                             (eol and self.text[self.pos] in "\r\n")):
-            self.line += self.text[self.pos] == "\n"
-            self.pos += 1
+        end = (_BLANKS_EOL if eol else _BLANKS).match(self.text, self.pos).end()
+        self.line += self.text.count("\n", self.pos, end)
+        self.pos = end
 
     def skip_line(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos] not in "\r\n":
-            self.pos += 1
+        self.pos = _REST_OF_LINE.match(self.text, self.pos).end()
 
     def fail(self, message: str):
         raise ConfSyntaxError(self.line, message)
@@ -73,7 +82,7 @@ class _Reader:
             self.pos = end + 3
             return body
         quote, start = self.peek(), self.pos + 1
-        match = re.compile(rf"[^{quote}\r\n]*").match(self.text, start)
+        match = _QUOTED[quote].match(self.text, start)
         if self.text[match.end():match.end() + 1] != quote:
             self.fail("unterminated string")
         self.pos = match.end() + 1
@@ -86,7 +95,7 @@ class _Reader:
             return self.string()
         if c == "[":
             return self.items()
-        match = re.compile(r"[+-]?\d+").match(self.text, self.pos)
+        match = _NUMBER.match(self.text, self.pos)
         if match:
             self.pos = match.end()
             return int(match.group())
@@ -118,7 +127,7 @@ class _Reader:
         if self.peek() == "#":
             self.skip_line()
             return None
-        match = re.compile(r"[A-Za-z][A-Za-z0-9_]*").match(self.text, self.pos)
+        match = _NAME.match(self.text, self.pos)
         if not match:
             self.fail("expecting a name")
         start, line = self.pos, self.line

@@ -3,6 +3,7 @@ checks a host, each domain's XML by every per-VM domain_xml row), and parsing it
 again for each was most of the judging time at fleet size (bench/README.md).
 
     parse = memo.of_text(_parse)     # parse(text) -> the same result for the same text
+    @memo.per_host                   # the same, with room for a few hosts' texts (PER_HOST)
 
 Keyed by the text itself (an artifact's stdout): the same text gives the same
 result, so sharing it is safe as long as callers only read what they get (the
@@ -18,10 +19,22 @@ import threading
 from collections import OrderedDict
 
 SIZE = 512
+# for a text only one host's checks read (its process table, its mount table): judging
+# goes host by host, so room for a few hosts keeps every hit, and 512 would only hold
+# memory (a parsed process table is twice its text: +78 MiB of peak for 300 simulated hosts)
+PER_HOST = 64
+CACHES: list[OrderedDict] = []   # every parse's cache, for clear_all()
+
+
+def clear_all() -> None:
+    """Forget every parse (tests and bench/judge_only.py judge as from nothing)."""
+    for cache in CACHES:
+        cache.clear()
 
 
 def of_text(parse, size: int = SIZE):
     cache: OrderedDict = OrderedDict()
+    CACHES.append(cache)
     lock = threading.Lock()
 
     def cached(text: str):
@@ -46,3 +59,9 @@ def of_text(parse, size: int = SIZE):
     cached.__name__, cached.__doc__ = parse.__name__, parse.__doc__
     cached.cache = cache
     return cached
+
+
+def per_host(parse):
+    """of_text(parse) with room for PER_HOST texts: `@memo.per_host` on a parse of a
+    text that only one host's checks share."""
+    return of_text(parse, PER_HOST)
