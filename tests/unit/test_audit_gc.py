@@ -1,0 +1,37 @@
+"""The fleet front end keeps Python's garbage collector off what lives to the end of
+the run (hvconform/cli/audit.py), and leaves the process's collector as it found it:
+benchmarks and tests run audits in their own process."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from hvconform.cli import audit
+
+
+def test_judging_and_writing_freeze_what_collection_left_and_restore_the_collector():
+    threshold = gc.get_threshold()
+    kept = [[i] for i in range(1000)]          # what collection left
+    with pytest.raises(RuntimeError):
+        with audit._few_full_collections():
+            assert gc.get_freeze_count() >= len(kept)
+            assert gc.get_threshold()[2] == 1000 and gc.get_threshold()[:2] == threshold[:2]
+            raise RuntimeError("a step failed")
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
+
+
+def test_while_collecting_every_hundredth_host_done_freezes_and_close_unfreezes():
+    seen = []
+    settling = audit._Settling()
+    done = settling.after(seen.append)
+    try:
+        for i in range(audit._Settling.EVERY - 1):
+            done(i)
+        assert gc.get_freeze_count() == 0
+        done("the hundredth")
+        assert gc.get_freeze_count() > 0
+    finally:
+        settling.close()
+    assert gc.get_freeze_count() == 0 and len(seen) == audit._Settling.EVERY
