@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hvconform.deliver import bundle
 from hvconform.deliver.export import oscal, verdicts_csv
+from hvconform.model import results
 
 HELP = "CSV or OSCAL from a results.json or a bundle"
 
@@ -39,11 +40,11 @@ def run(args) -> int:
 def _render(args) -> str:
     source = Path(args.source)
     if source.suffix == ".json":
-        doc = json.loads(source.read_text())
+        doc = results.loads(source.read_text())
         snaps = {p.stem: p.read_bytes() for p in sorted((source.parent / "snapshots").glob("*.json"))}
     else:
         files = bundle.read(source)
-        doc = json.loads(files["results.json"])
+        doc = results.loads(files["results.json"])
         snaps = {Path(n).stem: data for n, data in files.items() if n.startswith("snapshots/")}
     return (verdicts_csv.render(doc) if args.format == "csv"
             else json.dumps(oscal.build(doc, snaps), indent=1))

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from hvconform.deliver import bundle
+from hvconform.model import results
 
 FAILING = ("fail", "error")
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
@@ -30,12 +31,12 @@ def load_baseline(path: str | Path) -> dict:
     path = Path(path)
     try:
         if path.suffix == ".json":
-            doc = json.loads(path.read_text())
+            doc = results.loads(path.read_text())
         else:
             files = bundle.read(path)
             if "results.json" not in files:
                 raise BaselineError(f"{path}: the bundle has no results.json")
-            doc = json.loads(files["results.json"])
+            doc = results.loads(files["results.json"])
     except bundle.BundleError as exc:
         raise BaselineError(str(exc)) from None
     except OSError as exc:

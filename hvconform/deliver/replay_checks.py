@@ -13,11 +13,11 @@ Host names go through hvconform.model.safe_names, like every name that becomes a
 from __future__ import annotations
 
 import binascii
-import json
 
 from hvconform.inputs import policy as site_policy
 from hvconform.inputs.inventory_schema import kind
 from hvconform.model import safe_names
+from hvconform.model import results
 from hvconform.model.snapshot import (AUTH_FAILED, BLOBS, COLLECTED, ERROR, PARTIAL, TIMEOUT,
                                       UNREACHABLE, BlobError, Snapshot)
 
@@ -115,7 +115,7 @@ def _json(files: dict[str, bytes], member: str):
     if member not in files:
         raise BadMember(f"no {member} in the bundle")
     try:
-        return json.loads(files[member])
+        return results.loads(files[member])
     except (ValueError, RecursionError) as exc:   # UnicodeDecodeError is a ValueError
         raise BadMember(f"{member}: not JSON ({str(exc)[:120]})") from None
 

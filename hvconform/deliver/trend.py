@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +29,7 @@ from hvconform.deliver.drift import FAILING, is_new_failure
 from hvconform.deliver.export.verdicts_csv import _safe as csv_cell
 from hvconform.deliver.report.model import STATUSES, Tally, tally
 from hvconform.inputs.catalog import DOMAINS
+from hvconform.model import results
 
 MAX_BUNDLE_BYTES = 2 << 30      # a bundle bigger than this is not read (it is read whole)
 MAX_RESULTS_BYTES = 256 << 20
@@ -199,7 +199,7 @@ def _parse(data: bytes, shown: Path, signed: str) -> Run:
     if len(data) > MAX_RESULTS_BYTES:
         raise Skipped(f"{shown}: results.json has {len(data)} bytes, more than {MAX_RESULTS_BYTES}; skipped")
     try:
-        doc = json.loads(data)
+        doc = results.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Skipped(f"{shown}: results.json is not JSON ({exc}); skipped") from None
     run = doc.get("run") if isinstance(doc, dict) else None

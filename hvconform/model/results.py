@@ -9,6 +9,7 @@ replay, a merge of shards or a re-render all write the same document.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from dataclasses import dataclass, field
@@ -134,6 +135,20 @@ def write(doc: dict, path: Path) -> Path:
             out.write(("," if i else "") + _dumps(rec) + "\n")
         out.write("]}\n")
     return path
+
+
+def loads(data: str | bytes):
+    """A results.json (or any large JSON document) parsed with the garbage collector
+    paused: parsing builds millions of containers, none of them garbage, and each full
+    collection on the way walked all built so far. A 1,000-host results.json (379 MB):
+    8.0 s with the collector, 2.0 s without (bench/README.md). Raises as json.loads."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(data)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _dumps(value) -> str:

@@ -35,3 +35,17 @@ def test_while_collecting_every_hundredth_host_done_freezes_and_close_unfreezes(
     finally:
         settling.close()
     assert gc.get_freeze_count() == 0 and len(seen) == audit._Settling.EVERY
+
+
+def test_results_are_parsed_with_the_collector_paused_and_resumed():
+    from hvconform.model import results
+    seen = []
+    gc.callbacks.append(lambda phase, info: seen.append(phase))
+    try:
+        doc = results.loads('{"verdicts": [' + ",".join(['{"a": [1, {"b": []}]}'] * 200_000) + "]}")
+    finally:
+        gc.callbacks.pop()
+    assert len(doc["verdicts"]) == 200_000 and seen == [] and gc.isenabled()
+    with pytest.raises(ValueError):
+        results.loads("{not json")
+    assert gc.isenabled()

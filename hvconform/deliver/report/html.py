@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -25,6 +24,7 @@ from markupsafe import Markup
 from hvconform.deliver.report import escaping, model, verdicts
 from hvconform.deliver.report.escaping import escape
 from hvconform.deliver.traceability import FRAMEWORKS, grouped
+from hvconform.model import results as results_mod
 
 HERE = Path(__file__).resolve().parent
 
@@ -158,7 +158,7 @@ def _host_pages(report: model.Report, template, pages: dict, common: dict):
 def write(results: Path, out: Path, catalog=None, doc: dict | None = None) -> Path:
     """Render results.json into out (an HTML file), and a fleet's host pages into
     report-hosts/ beside it; returns out. `doc`: results.json already loaded."""
-    doc = doc if doc is not None else json.loads(Path(results).read_text())
+    doc = doc if doc is not None else results_mod.loads(Path(results).read_text())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     folder = out.parent / PAGES_DIR
