@@ -18,7 +18,7 @@ A `connection: libvirt` host is read through the libvirt API instead (libvirt_ap
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from hvconform.judge import engine
 from hvconform.collect import libvirt_api
@@ -276,12 +276,20 @@ def collect_all(hosts, catalog, policy_for, accept_new_host_keys=False, on_done=
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts))))
     futures = {pool.submit(collect_host, h, catalog.controls, policy_for(h), accept_new_host_keys,
                            by_name, getattr(catalog, "policy", None)): h for h in hosts}
+    order = {future: i for i, future in enumerate(futures)}
     try:
-        for future in as_completed(futures):
-            snap, sent = future.result()
-            results[snap.host] = (snap, sent)
-            if on_done:
-                on_done(snap)
+        pending = set(futures)
+        while pending:
+            # woken twice a second: Python runs a signal's handler in the main thread
+            # only when it runs, and Ctrl-C often lands on another thread; waiting
+            # without a timeout left it for the next host to end (a silent one: its
+            # whole connect timeout), and raised it wherever the main thread was then
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=order.get):   # inventory order when several
+                snap, sent = future.result()
+                results[snap.host] = (snap, sent)
+                if on_done:
+                    on_done(snap)
     except KeyboardInterrupt:
         # not waited for here; threads still in flight end at their command timeout
         pool.shutdown(wait=False, cancel_futures=True)

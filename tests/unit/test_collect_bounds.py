@@ -227,3 +227,31 @@ def test_stderr_of_a_killed_batch_never_puts_a_private_key_in_the_error_text(tmp
     assert "gave no result" in text and "REDACTED" in text
     assert not [line for line in body if line in text] and "PRIVATE KEY-----" not in text
     assert not [line for line in body if line in host_error(f"SSH failed: {key.decode()}")]
+
+
+def test_ctrl_c_that_lands_on_another_thread_stops_collection_at_once(tmp_path):
+    """SIGINT goes to any thread of the process. Python handles it in the main thread
+    only, when that thread next runs: collection waiting for a silent host (30 s
+    connect timeout here) must still stop within a second or so, with what it has."""
+    import signal
+
+    from tests.unit.test_inventory import write_key, write_known_hosts
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    write_key(tmp_path / "id")
+    write_known_hosts(tmp_path / "known_hosts")
+    inv = inventory.load_text(f"hosts:\n  quiet:\n    address: 127.0.0.1\n    ssh: {{port: "
+                              f"{silent.getsockname()[1]}, identity_file: id, known_hosts: known_hosts, "
+                              "connect_timeout: 30}\n", tmp_path / "inv.yaml")
+    other = threading.Thread(target=time.sleep, args=(5,), daemon=True)
+    other.start()
+    # not the main thread: what a Ctrl-C often is in a process with threads
+    threading.Timer(1.0, signal.pthread_kill, (other.ident, signal.SIGINT)).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(collector.Interrupted) as stop:
+            collector.collect_all(inv.hosts, catalog.load(), lambda h: {})
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 5
+    assert stop.value.results["quiet"][0].error == collector.INTERRUPTED
