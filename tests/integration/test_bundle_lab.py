@@ -326,8 +326,10 @@ def test_ctrl_c_while_collecting_still_bundles_what_was_collected(lab, tmp_path)
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--run-id={run_id}",
            f"--reports-dir={tmp_path}", f"--inventory={inventory}", "-q"]
     with lab_lock():
+        # a shell's background job ignores SIGINT, and its children inherit that (Python
+        # then leaves SIGINT ignored): the audit under test takes Ctrl-C as a terminal gives it
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+                                text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         seen = []
         for line in proc.stdout:           # wait until the two live hosts are in
             seen.append(line)

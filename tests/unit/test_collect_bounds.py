@@ -247,11 +247,15 @@ def test_ctrl_c_that_lands_on_another_thread_stops_collection_at_once(tmp_path):
     other.start()
     # not the main thread: what a Ctrl-C often is in a process with threads
     threading.Timer(1.0, signal.pthread_kill, (other.ident, signal.SIGINT)).start()
+    # Python's own handler, whatever this process inherited (a shell's background job
+    # ignores SIGINT)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     try:
         with pytest.raises(collector.Interrupted) as stop:
             collector.collect_all(inv.hosts, catalog.load(), lambda h: {})
     finally:
+        signal.signal(signal.SIGINT, inherited)
         silent.close()
     assert time.monotonic() - started < 5
     assert stop.value.results["quiet"][0].error == collector.INTERRUPTED
