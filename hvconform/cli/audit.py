@@ -19,7 +19,6 @@ import gc
 import os
 import shutil
 import sys
-import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -237,16 +236,15 @@ class _Settling:
     EVERY = 100
 
     def __init__(self):
-        self.done, self.lock = 0, threading.Lock()
+        self.done = 0
 
     def after(self, on_done):
-        def done(snap):
+        def done(snap):   # collect_all calls it from its own (the main) thread
             on_done(snap)
-            with self.lock:
-                self.done += 1
-                if self.done % self.EVERY == 0:
-                    gc.collect()
-                    gc.freeze()
+            self.done += 1
+            if self.done % self.EVERY == 0:
+                gc.collect()
+                gc.freeze()
         return done
 
     def close(self) -> None:

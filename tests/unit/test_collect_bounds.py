@@ -131,9 +131,8 @@ def test_every_batch_runs_under_the_declared_timeout_wrapper():
     assert commands.unwrap("sh -c 'x'") is None and commands.unwrap("timeout -k 5 3 sh -c a b") is None
 
 
-def test_silent_listener_gives_a_timeout(tmp_path):
-    """A port that accepts and never speaks SSH: a timeout naming it, not 'SSH failed:
-    No existing session'."""
+def silent_host(tmp_path: Path, connect_timeout: float):
+    """(a loopback port that accepts and never speaks SSH, an inventory of one host on it)."""
     from tests.unit.test_inventory import write_key, write_known_hosts
 
     silent = socket.create_server(("127.0.0.1", 0))
@@ -141,7 +140,14 @@ def test_silent_listener_gives_a_timeout(tmp_path):
     write_known_hosts(tmp_path / "known_hosts")
     inv = inventory.load_text(f"hosts:\n  quiet:\n    address: 127.0.0.1\n    ssh: {{port: "
                               f"{silent.getsockname()[1]}, identity_file: id, known_hosts: known_hosts, "
-                              "connect_timeout: 1.5}\n", tmp_path / "inv.yaml")
+                              f"connect_timeout: {connect_timeout}}}\n", tmp_path / "inv.yaml")
+    return silent, inv
+
+
+def test_silent_listener_gives_a_timeout(tmp_path):
+    """A port that accepts and never speaks SSH: a timeout naming it, not 'SSH failed:
+    No existing session'."""
+    silent, inv = silent_host(tmp_path, 1.5)
     try:
         snap, _ = collect_host(inv.hosts[0], [], {})
     finally:
@@ -235,14 +241,7 @@ def test_ctrl_c_that_lands_on_another_thread_stops_collection_at_once(tmp_path):
     connect timeout here) must still stop within a second or so, with what it has."""
     import signal
 
-    from tests.unit.test_inventory import write_key, write_known_hosts
-
-    silent = socket.create_server(("127.0.0.1", 0))
-    write_key(tmp_path / "id")
-    write_known_hosts(tmp_path / "known_hosts")
-    inv = inventory.load_text(f"hosts:\n  quiet:\n    address: 127.0.0.1\n    ssh: {{port: "
-                              f"{silent.getsockname()[1]}, identity_file: id, known_hosts: known_hosts, "
-                              "connect_timeout: 30}\n", tmp_path / "inv.yaml")
+    silent, inv = silent_host(tmp_path, 30)
     other = threading.Thread(target=time.sleep, args=(5,), daemon=True)
     other.start()
     # not the main thread: what a Ctrl-C often is in a process with threads
