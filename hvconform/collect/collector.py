@@ -148,7 +148,6 @@ class _Trip:
             for key, artifact in part.parse(out.stdout, out.stderr, self.started, whole=early,
                                             skip=self.kept).items():
                 redact_artifact(artifact)
-                artifact.settle()
                 snap.add(artifact)
                 self.kept.add(key)
 

@@ -3,7 +3,7 @@ artifact (stdout and stderr, whatever its key: ps output, files, domain XML,
 command output) before it is stored or hashed, and to every error text.
 
     redact(key, text)          # text with each secret value replaced by [REDACTED]
-    redact_artifact(artifact)  # in place, re-hashed, marked `redacted`
+    redact_artifact(artifact)  # in place, settled and re-hashed, marked `redacted`
     redact_error(text)         # an error text built from a host's output
 
 Shapes, each with its cases in tests/unit/test_redact.py (SHAPES names them):
@@ -34,6 +34,7 @@ set (`vnc_password = "[REDACTED]"`, `password_pbkdf2 root [REDACTED]`).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -226,13 +227,48 @@ def redact_error(text: str | None) -> str | None:
     return redact("error", text) if text else text
 
 
-def redact_artifact(artifact) -> None:
-    """Redact in place and re-hash: the hash is of what is stored."""
-    from hvconform.model.snapshot import sha256_text
+class _Memo:
+    """What redact() gave for each text, shared by the threads that collect a fleet.
+    Hosts built from one image send many identical texts (package lists, AIDE rules,
+    unchanged configs): each is redacted once, and the snapshots that hold it share
+    one copy. Keyed by the text and by whether it is an XML document, the only thing
+    redact() reads from the key. Bounded in characters, since a host chooses how long
+    its texts are: when full it starts again empty."""
 
+    LIMIT = 32 * 1024 * 1024     # characters of kept texts, + ENTRY for each
+    ENTRY = 64
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[bool, str], str] = {}
+        self._chars = 0
+
+    def redact(self, key: str, text: str) -> str:
+        if not text:
+            return text
+        seen = (_looks_like_xml(key, text), text)
+        clean = self._seen.get(seen)       # a dict read needs no lock under the GIL
+        if clean is None:
+            clean = redact(key, text)
+            cost = len(text) + (len(clean) if clean is not text else 0) + self.ENTRY
+            with self._lock:
+                if self._chars + cost > self.LIMIT:
+                    self._seen, self._chars = {}, 0
+                clean = self._seen.setdefault(seen, clean)
+                self._chars += cost
+        return clean
+
+
+_MEMO = _Memo()
+
+
+def redact_artifact(artifact) -> None:
+    """Redact in place and settle it (Artifact.settle: undecodable bytes kept apart,
+    then hashed: the hash is of what is stored)."""
     for name in ("stdout", "stderr"):
-        clean = redact(artifact.key, getattr(artifact, name))
-        if clean != getattr(artifact, name):
-            setattr(artifact, name, clean)
+        text = getattr(artifact, name)
+        clean = _MEMO.redact(artifact.key, text)
+        if clean != text:
             artifact.redacted = True
-    artifact.sha256 = sha256_text(artifact.stdout)
+        setattr(artifact, name, clean)     # the memo's copy: equal texts are stored once
+    artifact.settle()

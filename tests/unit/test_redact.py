@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hvconform.collect.redact import MASK, SHAPES, redact, redact_artifact, redact_error
+from hvconform.collect.redact import MASK, SHAPES, _Memo, redact, redact_artifact, redact_error
 from hvconform.model.snapshot import Artifact, Snapshot, sha256_text
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "libvirt-domains"
@@ -46,6 +46,38 @@ def test_artifact_is_marked_and_rehashed():
     a = Artifact(key="domain:vm:live", source="virsh", rc=0, stdout="<graphics passwd='p'/>")
     redact_artifact(a)
     assert a.redacted and "'p'" not in a.stdout and a.sha256 == sha256_text(a.stdout)
+
+
+
+# -- the memo of redacted texts (a fleet's hosts send many identical texts) -------------
+
+def test_the_memo_tells_an_xml_document_from_other_text_with_the_same_characters():
+    text = "disk key='s3cr3t'"      # key= is a secret only in an XML document
+    for order in (["domain:vm:live", "cmd:x"], ["cmd:x", "domain:vm:live"]):
+        memo = _Memo()
+        got = {key: memo.redact(key, text) for key in order}
+        assert got == {key: redact(key, text) for key in order}
+        assert "s3cr3t" not in got["domain:vm:live"] and "s3cr3t" in got["cmd:x"]
+
+
+def test_equal_texts_are_redacted_once_and_stored_once():
+    made = ["".join(["vnc_password = 'p'\n", "x" * 1000]) for _ in range(2)]
+    assert made[0] == made[1] and made[0] is not made[1]
+    arts = [Artifact(key="file:/etc/libvirt/qemu.conf", source="cat", rc=0, stdout=t) for t in made]
+    for a in arts:
+        redact_artifact(a)
+    assert arts[0].stdout is arts[1].stdout and "'p'" not in arts[0].stdout
+    assert all(a.redacted and a.sha256 == sha256_text(a.stdout) for a in arts)
+
+
+def test_the_memo_is_bounded_in_characters_whatever_the_host_sends():
+    memo = _Memo()
+    memo.LIMIT = 10_000
+    for i in range(200):
+        text = f"{i:04d}" + "y" * 996
+        assert memo.redact("cmd:x", text) == text
+        assert memo._chars <= memo.LIMIT
+    assert len(memo._seen) < 10
 
 
 # -- the catalogue: each shape, with the texts of issue 10 that leaked -------------------
