@@ -78,14 +78,28 @@ class _Frames:
 
     LONGEST_MARKER = 64
 
+    # what follows "\n<nonce> " in a marker; the nonce is found with bytes.find, since
+    # a pattern made for each channel's nonce cost a regex compile per channel
+    REST = re.compile(rb"([BE]) (\d+)(?: \d+)?\n")
+
     def __init__(self, nonce: str):
-        self.marker = re.compile(rb"\n" + nonce.encode() + rb" ([BE]) (\d+)(?: \d+)?\n")
+        self.tag = b"\n" + nonce.encode() + b" "
         self.pos = 0            # scanning resumes here
         self.open = None        # index of the frame being written, if any
         self.open_at = 0        # where its content starts
 
+    def _markers(self, buf: bytearray, at: int):
+        r"""The matches of \n<nonce> ([BE]) (\d+)(?: \d+)?\n in buf from `at`, as finditer."""
+        while (i := buf.find(self.tag, at)) >= 0:
+            m = self.REST.match(buf, i + len(self.tag))
+            if m is None:
+                at = i + 1
+                continue
+            yield m
+            at = m.end()
+
     def feed(self, buf: bytearray, old_len: int, on_end) -> None:
-        for m in self.marker.finditer(buf, max(self.pos, old_len - self.LONGEST_MARKER)):
+        for m in self._markers(buf, max(self.pos, old_len - self.LONGEST_MARKER)):
             self.pos = m.end()
             if m[1] == b"B":
                 self.open, self.open_at = int(m[2]), m.end()

@@ -136,3 +136,48 @@ def test_a_round_of_quick_commands_stays_on_one_channel_and_slow_ones_get_their_
     parts = slow.parts(4)
     assert len(parts) == 4 and sum(len(p) for p in parts) == len(slow)
     assert [len(p) for p in parts if "cmd:apt_upgradable" in p.costs] == [1]   # alone
+
+
+# -- channels._Frames: the markers found as a stream's bytes arrive ---------------------
+
+from hvconform.collect.channels import _Frames  # noqa: E402
+
+NONCE = "0123456789abcdef"
+
+
+class _RegexFrames(_Frames):
+    """The reference: one pattern made for the nonce, as _Frames was first written."""
+
+    def __init__(self, nonce: str):
+        super().__init__(nonce)
+        self.marker = re.compile(rb"\n" + nonce.encode() + rb" ([BE]) (\d+)(?: \d+)?\n")
+
+    def _markers(self, buf, at):
+        return self.marker.finditer(buf, at)
+
+
+def _fed(frames_class, chunks: list[bytes]) -> list:
+    frames, buf, seen = frames_class(NONCE), bytearray(), []
+    for chunk in chunks:
+        old = len(buf)
+        buf += chunk
+        frames.feed(buf, old, seen.append)
+        seen.append((frames.open, frames.open_at, frames.pos))
+    return seen
+
+
+MARKER_PIECES = [f"\n{NONCE} B 1\n", f"\n{NONCE} E 1 0\n", f"\n{NONCE} E 2\n", f"\n{NONCE} B 22\n",
+                 f"\n{NONCE} ", "\nfedcba9876543210 B 3\n", f"\n{NONCE} X 1\n", "\n", " ", "B", "E",
+                 "1", "x", f"{NONCE}", "\n\n"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(MARKER_PIECES), max_size=30), st.lists(st.integers(1, 40), max_size=8))
+def test_frames_as_bytes_arrive_equal_the_pattern_made_for_the_nonce(pieces, cuts):
+    data = "".join(pieces).encode()
+    chunks, at = [], 0
+    for n in cuts:
+        chunks.append(data[at:at + n])
+        at += n
+    chunks.append(data[at:])
+    assert _fed(_Frames, chunks) == _fed(_RegexFrames, chunks)
