@@ -37,14 +37,6 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def _refs_attr(references) -> str:
-    """data-refs of a verdict: "|nist|nist:AC-3|pp_virt|pp_virt:FPT_VIV_EXT.1|", so the
-    reference filter matches a framework or one of its ids with a plain substring test."""
-    tokens = model.reference_tokens(references)
-    keys = dict.fromkeys(k for k, _ in tokens)
-    return "|" + "|".join([*keys, *(f"{k}:{i}" for k, i in tokens)]) + "|"
-
-
 def _environment() -> jinja2.Environment:
     # results.json promises only control, host and status in a record: a missing
     # field renders empty (default Undefined), and so does a null
@@ -53,7 +45,6 @@ def _environment() -> jinja2.Environment:
                              finalize=lambda value: "" if value is None else value)
     env.filters["label"] = lambda status: model.LABELS.get(status, status)
     env.filters["target"] = model.target
-    env.filters["refs_attr"] = _refs_attr
     env.filters["grouped"] = lambda refs: grouped(refs or {})
     env.filters["drift_kind"] = model.drift_kind
     env.filters["options"] = _options
