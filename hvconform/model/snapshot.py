@@ -118,7 +118,16 @@ class Snapshot:
         return self.artifacts.get(f"domain:{name}:{'live' if live else 'inactive'}")
 
     def domain(self, name: str) -> Domain | None:
-        return next((d for d in self.domains if d.name == name), None)
+        """The first domain called `name`. Looked up in a dict made once per list of
+        domains: each per-VM verdict looks its VM up, so a scan made judging a host
+        quadratic in its VMs."""
+        made = self.__dict__.get("_domains_by_name")    # not a field: never saved
+        if made is None or made[0] is not self.domains or made[1] != len(self.domains):
+            by_name: dict[str, Domain] = {}
+            for d in self.domains:
+                by_name.setdefault(d.name, d)
+            made = self.__dict__["_domains_by_name"] = (self.domains, len(self.domains), by_name)
+        return made[2].get(name)
 
     def add(self, artifact: Artifact) -> None:
         self.artifacts[artifact.key] = artifact
