@@ -24,6 +24,7 @@ import paramiko
 
 from hvconform.collect import commands
 from hvconform.collect.channels import ChannelRefused, Reader, SSHStream, TransportError, limits_of
+from hvconform.collect.known_hosts import KnownHosts
 from hvconform.collect.rounds import RoundTrips, SentLog
 from hvconform.inputs.inventory import parse_jump
 from hvconform.model.snapshot import AUTH_FAILED, ERROR, TIMEOUT, UNREACHABLE
@@ -98,7 +99,7 @@ class _Keys(paramiko.MissingHostKeyPolicy):
             raise paramiko.SSHException(f"host key {self.unknown} not found in known_hosts")
 
 
-_KNOWN_HOSTS: dict[str, tuple] = {}   # path -> ((mtime, size), paramiko.HostKeys)
+_KNOWN_HOSTS: dict[str, tuple] = {}   # path -> ((mtime, size), KnownHosts)
 _KNOWN_HOSTS_LOCK = threading.Lock()
 
 
@@ -106,14 +107,15 @@ def _known_keys(path: str, name: str) -> dict:
     """The keys known_hosts holds for `name` (as paramiko looks it up: "addr", or
     "[addr]:port" off port 22). The file is parsed once per version, not once per
     host: loading all of it into each client made collecting a fleet quadratic (a
-    thousand hosts, each parsing a thousand lines; bench/README.md)."""
+    thousand hosts, each parsing a thousand lines; bench/README.md), and looked up
+    by known_hosts.KnownHosts, which finds a name without trying every line."""
     st = os.stat(path)
     stamp = (st.st_mtime_ns, st.st_size)
     with _KNOWN_HOSTS_LOCK:
         cached = _KNOWN_HOSTS.get(path)
         if cached is None or cached[0] != stamp:
-            cached = _KNOWN_HOSTS[path] = (stamp, paramiko.HostKeys(path))
-    return dict(cached[1].lookup(name) or {})
+            cached = _KNOWN_HOSTS[path] = (stamp, KnownHosts(path))
+    return cached[1].keys_for(name)
 
 
 def _connect(hop: Hop, accept_new: bool, sock=None):
