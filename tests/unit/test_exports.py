@@ -208,3 +208,39 @@ def test_oscal_build_is_the_written_file(tmp_path):
     (tmp_path / "snapshots" / "weak.json").write_bytes(SNAPSHOT)
     path = oscal.write(RESULTS, tmp_path, tmp_path / "assessment-results.json")
     assert json.loads(path.read_text()) == oscal.build(RESULTS, {"weak": SNAPSHOT})
+
+
+CELL = st.one_of(st.none(), st.booleans(), st.integers(), HOSTILE,
+                 st.text(alphabet=st.sampled_from([",", '"', "\r", "\n", " ", "=", "-", "+", "@", "1",
+                                                   ".", "\t", "\uff1d", "a", "\x00"]), max_size=8))
+
+
+@given(values=st.lists(CELL, min_size=16, max_size=16), waived=st.booleans(),
+       sources=st.lists(st.tuples(HOSTILE, HOSTILE), max_size=3))
+def test_csv_rows_written_without_csv_writer_are_what_csv_writer_writes(values, waived, sources):
+    """The CSV's cells are quoted by verdicts_csv itself (and remembered where they
+    repeat): the same bytes as csv.writer writing the _safe() cells of row()."""
+    keys = ("control", "title", "domain", "severity", "host", "vm", "status", "expected", "actual",
+            "reason", "test")
+    rec = dict(zip(keys, values))
+    rec["evidence"] = [{"source": s, "sha256": h} for s, h in sources]
+    if waived:
+        rec["waiver"] = dict(zip(("approver", "ticket", "expires", "expired"), values[11:]))
+    doc = {"verdicts": [rec, dict(rec), {**rec, "actual": values[0]}]}   # again: from what is remembered
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\r\n")
+    writer.writerow(verdicts_csv.COLUMNS)
+    for r in doc["verdicts"]:
+        writer.writerow([verdicts_csv._safe(v) for v in verdicts_csv.row(r).values()])
+    assert verdicts_csv.render(doc) == expected.getvalue()
+
+
+def test_csv_row_with_a_value_that_cannot_be_remembered_is_written_as_before():
+    doc = copy.deepcopy(RESULTS)
+    doc["verdicts"][0]["title"] = ["=a", "b,c"]   # not a results.json of ours
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\r\n")
+    writer.writerow(verdicts_csv.COLUMNS)
+    for r in doc["verdicts"]:
+        writer.writerow([verdicts_csv._safe(v) for v in verdicts_csv.row(r).values()])
+    assert verdicts_csv.render(doc) == expected.getvalue()
