@@ -1,5 +1,6 @@
-"""Exports: CSV of verdicts, and OSCAL assessment-results validated against the
-OSCAL model (compliance-trestle, in .venv-oscal: see tests/requirements-oscal.txt)."""
+"""Exports: CSV of verdicts, OSCAL assessment-results validated against the OSCAL model
+(compliance-trestle, in .venv-oscal: see tests/requirements-oscal.txt), junit.xml and
+commands.tsv."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import io
 import json
 import subprocess
 import uuid
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import quoteattr
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hvconform.deliver import run_folder
 from hvconform.deliver.bundle import sha256_bytes
-from hvconform.deliver.export import oscal
+from hvconform.deliver.export import junit, oscal
 from hvconform.deliver.export import verdicts_csv
 from tests.conftest import ROOT
 
@@ -244,3 +248,43 @@ def test_csv_row_with_a_value_that_cannot_be_remembered_is_written_as_before():
     for r in doc["verdicts"]:
         writer.writerow([verdicts_csv._safe(v) for v in verdicts_csv.row(r).values()])
     assert verdicts_csv.render(doc) == expected.getvalue()
+
+
+@given(value=st.one_of(st.none(), st.integers(), HOSTILE,
+                       st.text(alphabet=st.sampled_from(['"', "'", "&", "<", ">", "\n", "\r", "\t", "\x01",
+                                                         "\x0b", "\ufffe", "\uffff", "\ud800", "a", "-"]),
+                               max_size=10)))
+def test_junit_attributes_without_anything_to_escape_are_written_as_they_are(value):
+    """junit's _attr() skips quoteattr where nothing needs escaping: the same text."""
+    assert junit._attr(value) == quoteattr(junit._text(value))
+
+
+def test_junit_from_hostile_verdicts_parses_and_keeps_their_text(tmp_path):
+    doc = copy.deepcopy(RESULTS)
+    hostile = 'a"b\'c<d>&e\nf\rg\th\x01i]]>é\u2028'
+    doc["verdicts"][0]["reason"] = hostile
+    doc["verdicts"][0]["test"] = f"suites/qemu/test_qemu.py::test_x[{hostile}]"
+    root = ET.parse(junit.write(doc, tmp_path / "junit.xml")).getroot()
+    case = next(root.iter("testcase"))
+    kept = 'a"b\'c<d>&e\nf\rg\th#x01i]]>é\u2028'   # XML 1.0 cannot carry \x01: pytest's #x01
+    assert case.get("name") == f"test_x[{kept}]" and case.get("classname") == "suites.qemu.test_qemu"
+    assert case.find("failure").get("message").endswith(f"({kept})")
+
+
+def test_commands_tsv_names_every_command_sent_with_its_results(tmp_path):
+    (tmp_path / "sent").mkdir()
+    (tmp_path / "snapshots").mkdir()
+    (tmp_path / "sent" / "weak.json").write_text(json.dumps([
+        {"sent_at": "2026-11-23T14:51:56Z", "rc": 0, "commands": ["cat -- /etc/a\tb", "printf 'x\ny'"]},
+        {"sent_at": "2026-11-23T14:51:57Z", "rc": None, "commands": ["virsh list"]}]))
+    (tmp_path / "snapshots" / "weak.json").write_text(json.dumps({"artifacts": {
+        "a": {"source": "cat -- /etc/a\tb", "rc": 1, "collected_at": "2026-11-23T14:51:58Z"}}}))
+    (tmp_path / "sent" / "gone.json").write_text(json.dumps([
+        {"sent_at": "2026-11-23T14:51:59Z", "rc": 255, "commands": ["uname -a"]}]))
+    run_folder.write_commands(tmp_path)
+    assert (tmp_path / "commands.tsv").read_text().splitlines() == [
+        "host\tsent_at\tcollected_at\trc\tbatch_rc\tcommand",
+        "gone\t2026-11-23T14:51:59Z\t-\t-\t255\tuname -a",
+        "weak\t2026-11-23T14:51:56Z\t2026-11-23T14:51:58Z\t1\t0\tcat -- /etc/a b",
+        "weak\t2026-11-23T14:51:56Z\t-\t-\t0\tprintf 'x y'",
+        "weak\t2026-11-23T14:51:57Z\t-\t-\t-\tvirsh list"]
