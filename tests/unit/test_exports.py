@@ -175,7 +175,9 @@ def reference_observation(d, rec: dict) -> tuple[dict, list[dict]]:
                    "title": f"{rec['control']} on {target}",
                    "description": "\n".join(p for p in (f"Expected: {rec.get('expected')}",
                                                         f"Actual: {rec.get('actual')}",
-                                                        f"Reason: {rec.get('reason')}" if rec.get("reason") else None)
+                                                        f"Reason: {rec.get('reason')}"
+                                                        if rec.get("reason") and rec["reason"] != rec.get("actual")
+                                                        else None)
                                             if p),
                    "methods": ["TEST"],
                    "subjects": [{"subject-uuid": oscal._uuid(d.run_id, "item", rec["host"], rec.get("vm"))
@@ -201,7 +203,7 @@ def test_oscal_observations_written_as_text_are_what_json_dumps_writes(run_id, h
            "actual": text, "reason": reason, "evidence": evidence}
     doc = {"tool": {}, "run": {"id": run_id, "started": "2026-11-23T14:51:56Z"}, "verdicts": [rec]}
     d = oscal._Document(doc, {})
-    for record in (rec, {**rec, "evidence": []}, rec):   # the second time from what is cached
+    for record in (rec, {**rec, "evidence": []}, {**rec, "reason": text}, rec):   # the last from what is cached
         observation, resources = reference_observation(d, record)
         assert d.observation(record) == oscal._dumps(observation)
     assert d.artifact_resources == [oscal._dumps(r) for r in resources]
@@ -288,3 +290,13 @@ def test_commands_tsv_names_every_command_sent_with_its_results(tmp_path):
         "weak\t2026-11-23T14:51:56Z\t2026-11-23T14:51:58Z\t1\t0\tcat -- /etc/a b",
         "weak\t2026-11-23T14:51:56Z\t-\t-\t0\tprintf 'x y'",
         "weak\t2026-11-23T14:51:57Z\t-\t-\t-\tvirsh list"]
+
+
+def test_oscal_description_says_a_reason_once():
+    """No Reason line that repeats the Actual line; a reason that says more is kept."""
+    doc = copy.deepcopy(RESULTS)
+    doc["verdicts"][0]["reason"] = doc["verdicts"][0]["actual"]
+    observations = oscal.build(doc, {"weak": SNAPSHOT})["assessment-results"]["results"][0]["observations"]
+    assert observations[0]["description"] == 'Expected: 127.0.0.1\nActual: =HYPERLINK("http://x")'
+    assert observations[1]["description"] == "Expected: user != root\nActual: root\nReason: waived until 2027-01-01"
+    assert observations[2]["description"] == "Expected: a\nActual: a"

@@ -4,7 +4,9 @@ per control and outcome relating the observations of the targets with that outco
 Sized for fleets (bench/README.md): compact JSON, written as a stream; an observation
 links its evidence by hash (the excerpt that decided is in results.json and the
 report); what is the control's, not the verdict's (severity, domain, remediation),
-is in the catalog and results.json, not repeated in every finding.
+is in the catalog and results.json, not repeated in every finding. An observation's
+description is "Expected: ...", "Actual: ..." and "Reason: ...", the last only when
+it says something else than the Actual line.
 
     doc = build(results_doc, snapshot_files)    # {"assessment-results": {...}}
 
@@ -218,9 +220,13 @@ class _Document:
 
 
 def _description(rec: dict) -> str:
-    text = f"Expected: {rec.get('expected')}\nActual: {rec.get('actual')}"
+    """Expected, actual and the reason, a line each; no Reason line where it would say
+    what the Actual line says (many checks give the failing fact as both: an
+    isolation finding's list of VMs was written twice)."""
+    actual = f"{rec.get('actual')}"
+    text = f"Expected: {rec.get('expected')}\nActual: {actual}"
     reason = rec.get("reason")
-    return f"{text}\nReason: {reason}" if reason else text
+    return f"{text}\nReason: {reason}" if reason and f"{reason}" != actual else text
 
 
 def _str(value) -> str:
