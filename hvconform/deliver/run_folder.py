@@ -96,12 +96,13 @@ def write_commands(run_dir: Path) -> None:
         for a in artifacts.values():
             by_source.setdefault(a["source"], a)
         for batch in json.loads(sent_file.read_text()):
+            # the batch's cells once, not for each of its ~250 commands
+            sent = f"{_cell(host)}\t{_cell(batch['sent_at'])}\t"
+            batch_rc = _cell(batch["rc"] if batch["rc"] is not None else "-")
             for line in batch["commands"]:
                 a = by_source.get(line)
-                rows.append("\t".join(_cell(x) for x in (
-                    host, batch["sent_at"], a["collected_at"] if a else "-",
-                    a["rc"] if a else "-", batch["rc"] if batch["rc"] is not None else "-",
-                    line)))
+                done = f"{_cell(a['collected_at'])}\t{_cell(a['rc'])}" if a else "-\t-"
+                rows.append(f"{sent}{done}\t{batch_rc}\t{_cell(line)}")
     (run_dir / "commands.tsv").write_text("\n".join(rows) + "\n")
 
 

@@ -29,8 +29,15 @@ def _text(value) -> str:
     return _ILLEGAL.sub(lambda m: f"#x{ord(m.group(0)):02X}", text)
 
 
+# what quoteattr escapes (&, <, >, ", line breaks, tabs) or _ILLEGAL replaces
+_SPECIAL = re.compile('[&<>"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
 def _attr(value) -> str:
-    return quoteattr(_text(value))
+    text = "" if value is None else str(value)
+    if _SPECIAL.search(text) is None:   # most names and messages: nothing to escape
+        return f'"{text}"'
+    return quoteattr(_text(text))
 
 
 def classname_and_name(test: str) -> tuple[str, str]:
