@@ -19,7 +19,7 @@ from hvconform.deliver import bundle
 from hvconform.deliver.safe_names import UnsafeName, host_file_stem
 from hvconform.inputs import shard as shard_mod
 from hvconform.model.run import overlay_files
-from hvconform.model.snapshot import BLOBS, COLLECTED, Snapshot
+from hvconform.model.snapshot import COLLECTED, Snapshot, bundle_blobs
 
 MAX_HOSTS = 100_000          # per bundle, and in a shard's selection
 MAX_TEXT = 500               # a run id, an inventory path, a time: short strings
@@ -101,13 +101,13 @@ def _part(where: str, path: Path, manifest: dict, meta, files: dict, trusted: bo
     hosts = _names(meta.get("hosts"), where, "run.json: hosts")
     shard = _shard(meta.get("shard"), hosts, where)
     snapshots, sent = {}, {}
+    blobs = bundle_blobs(files)                      # one text per blob, for every host
     for name in hosts:
         data = files.get(f"snapshots/{name}.json")
         if data is None:
             raise ValueError(f"run.json lists host {name} but there is no snapshots/{name}.json")
         # outputs of 512+ characters are in the bundle's blobs/ (model/snapshot.py)
-        snap = Snapshot.from_dict(_mapping(json.loads(data), f"snapshots/{name}.json"),
-                                  lambda blob: files[f"{BLOBS}/{blob}"])
+        snap = Snapshot.from_dict(_mapping(json.loads(data), f"snapshots/{name}.json"), blobs)
         if snap.host != name:
             raise ValueError(f"snapshots/{name}.json is the snapshot of another host "
                              f"({_short(snap.host)!r})")

@@ -15,6 +15,7 @@ from pathlib import Path
 from hvconform.deliver import bundle, replay_checks
 from hvconform.model.results import Replayed
 from hvconform.model.run import Run, overlay_files
+from hvconform.model.snapshot import bundle_blobs
 
 WAIVERS_COPY = "waivers.yaml"
 
@@ -52,7 +53,8 @@ def load(path, run_id: str, run_dir: Path, pubkey: str | None = None) -> Loaded:
         files = bundle.read(path)
         overlays = overlay_files(files)
         meta = replay_checks.run_meta(files)
-        snaps = {h: replay_checks.snapshot(files, h) for h in meta["hosts"]}
+        blobs = bundle_blobs(files)                  # one text per blob, for every host
+        snaps = {h: replay_checks.snapshot(files, h, blobs) for h in meta["hosts"]}
         sent = {h: replay_checks.sent_log(files, h) for h in meta["hosts"]}
     except (bundle.BundleError, replay_checks.BadMember, ValueError) as exc:
         raise ReplayError(oneline(f"--replay {path}: {exc}")) from None

@@ -18,8 +18,8 @@ from hvconform.inputs import policy as site_policy
 from hvconform.inputs.inventory_schema import kind
 from hvconform.model import safe_names
 from hvconform.model import results
-from hvconform.model.snapshot import (AUTH_FAILED, BLOBS, COLLECTED, ERROR, PARTIAL, TIMEOUT,
-                                      UNREACHABLE, BlobError, Snapshot)
+from hvconform.model.snapshot import (AUTH_FAILED, COLLECTED, ERROR, PARTIAL, TIMEOUT, UNREACHABLE,
+                                      BlobError, Blobs, Snapshot, bundle_blobs)
 
 STATUSES = (COLLECTED, PARTIAL, UNREACHABLE, AUTH_FAILED, TIMEOUT, ERROR)
 RUN_KEYS = {"id": str, "inventory": str, "started": str, "accepted_new_host_keys": bool,
@@ -59,7 +59,9 @@ def run_meta(files: dict[str, bytes]) -> dict:
     return meta
 
 
-def snapshot(files: dict[str, bytes], host: str) -> Snapshot:
+def snapshot(files: dict[str, bytes], host: str, blobs: Blobs | None = None) -> Snapshot:
+    """snapshots/<host>.json of a bundle, checked; `blobs`: the bundle's, shared by its
+    snapshots (snapshot.bundle_blobs), or read for this one."""
     member = f"snapshots/{host}.json"
     data = _json(files, member)
     _fields(member, data, SNAPSHOT_KEYS, required=("host",))
@@ -80,7 +82,7 @@ def snapshot(files: dict[str, bytes], host: str) -> Snapshot:
             raise BadMember(f"{member}: artifacts.{key}: needs its stdout or a blob, not both or neither")
     _policy(member, data.get("policy", {}))
     try:   # a blob's name must be a sha256 and its bytes must hash to it
-        return Snapshot.from_dict(data, lambda name: files[f"{BLOBS}/{name}"])
+        return Snapshot.from_dict(data, blobs or bundle_blobs(files))
     except (BlobError, binascii.Error) as exc:   # binascii: stdout_base64 that is not base64
         raise BadMember(f"{member}: {exc}") from None
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvconform.model import safe_names
-from hvconform.model.snapshot import BLOBS, Snapshot
+from hvconform.model.snapshot import BLOBS, Blobs, Snapshot
 
 
 def new_run_id() -> str:
@@ -77,8 +77,9 @@ class Run:
     def load(cls, run_dir: Path) -> "Run":
         run_dir = Path(run_dir)
         meta = json.loads((run_dir / "run.json").read_text())
+        blobs = Blobs.folder(run_dir / BLOBS)        # one text per blob, for every host
         snaps = {h: Snapshot.load(safe_names.inside(run_dir, "snapshots", h, suffix=".json",
-                                                    what="host name"), run_dir / BLOBS)
+                                                    what="host name"), blobs)
                  for h in meta["hosts"]}
         return cls(meta["id"], run_dir, meta["inventory"], meta["started"],
                    meta["accepted_new_host_keys"], snaps, meta.get("shard"))

@@ -146,10 +146,12 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, data: dict, blob=None) -> "Snapshot":
-        """`blob(name)`: the text of a stored blob (see save), for artifacts kept there."""
+        """`blob`: where the stored blobs are (see save), for artifacts kept there: a
+        Blobs, shared by the snapshots of one run or bundle, or `blob(name) -> bytes`."""
         data = dict(data)
+        blobs = blob if blob is None or isinstance(blob, Blobs) else Blobs(blob)
         data["domains"] = [Domain(**d) for d in data.get("domains", [])]
-        data["artifacts"] = {k: Artifact(**_inline(a, blob)) for k, a in data.get("artifacts", {}).items()}
+        data["artifacts"] = {k: Artifact(**_inline(a, blobs)) for k, a in data.get("artifacts", {}).items()}
         return cls(**data)
 
     def save(self, path: Path, blobs: Path | None = None) -> None:
@@ -172,12 +174,13 @@ class Snapshot:
                         + ",\n".join(lines) + "\n}}\n")
 
     @classmethod
-    def load(cls, path: Path, blobs: Path | None = None) -> "Snapshot":
-        """A saved snapshot; its blobs from `blobs`, by default the run folder's (../blobs)."""
+    def load(cls, path: Path, blobs: "Path | Blobs | None" = None) -> "Snapshot":
+        """A saved snapshot; its blobs from `blobs` (a folder, or a Blobs shared by the
+        snapshots of one run), by default the run folder's (../blobs)."""
         path = Path(path)
-        folder = blobs if blobs is not None else path.parent.parent / BLOBS
-        return cls.from_dict(json.loads(path.read_text()),
-                             lambda name: (folder / name).read_bytes())
+        if not isinstance(blobs, Blobs):
+            blobs = Blobs.folder(blobs if blobs is not None else path.parent.parent / BLOBS)
+        return cls.from_dict(json.loads(path.read_text()), blobs)
 
 
 # -- content-addressed stdout (blobs/<sha256>) ---------------------------------------
@@ -204,7 +207,36 @@ def store_blob(folder: Path, text: str) -> str:
     return name
 
 
-def _inline(art: dict, blob) -> dict:
+class Blobs:
+    """The blobs of one run folder or bundle, as `read(name) -> bytes` gives them: each
+    read, checked against its name and decoded once, and its text shared by every
+    snapshot that names it (the same file on a thousand hosts was a thousand strings
+    in memory: 550 MB for 215 MB of blobs at 1,000 simulated hosts)."""
+
+    def __init__(self, read):
+        self._read = read
+        self._texts: dict[str, str] = {}
+
+    @classmethod
+    def folder(cls, path: Path) -> "Blobs":
+        return cls(lambda name: (Path(path) / name).read_bytes())
+
+    def text(self, name: str, key) -> str:
+        """The text of blob `name` (the artifact `key`'s, for the error); BlobError when
+        it is missing or does not hash to its name."""
+        text = self._texts.get(name)
+        if text is None:
+            try:
+                data = self._read(name)
+            except (OSError, KeyError) as exc:
+                raise BlobError(f"artifact {key!r}: blob {name} is missing ({exc})") from None
+            if hashlib.sha256(data).hexdigest() != name:
+                raise BlobError(f"artifact {key!r}: blob {name} does not match its sha256")
+            text = self._texts[name] = data.decode("utf-8", "surrogateescape")
+        return text
+
+
+def _inline(art: dict, blobs: Blobs | None) -> dict:
     """An artifact's dict with its stdout back in place of its blob name. The name comes
     from the snapshot file (a bundle's: hostile), so it must be a sha256, and what the
     blob holds must hash to it."""
@@ -214,19 +246,17 @@ def _inline(art: dict, blob) -> dict:
     name = art.pop("blob")
     if not isinstance(name, str) or not _BLOB_NAME.match(name):
         raise BlobError(f"artifact {art.get('key')!r}: blob name is not a sha256: {str(name)[:80]!r}")
-    if blob is None:
+    if blobs is None:
         raise BlobError(f"artifact {art.get('key')!r}: its stdout is in blob {name}, and no blobs were given")
-    try:
-        data = blob(name)
-    except (OSError, KeyError) as exc:
-        raise BlobError(f"artifact {art.get('key')!r}: blob {name} is missing ({exc})") from None
-    if hashlib.sha256(data).hexdigest() != name:
-        raise BlobError(f"artifact {art.get('key')!r}: blob {name} does not match its sha256")
-    art["stdout"] = data.decode("utf-8", "surrogateescape")
+    art["stdout"] = blobs.text(name, art.get("key"))
     return art
 
 
-def from_files(files: dict[str, bytes], host: str) -> Snapshot:
+def bundle_blobs(files: dict[str, bytes]) -> Blobs:
+    """The blobs of a bundle's files (bundle.read), for all its snapshots."""
+    return Blobs(lambda name: files[f"{BLOBS}/{name}"])
+
+
+def from_files(files: dict[str, bytes], host: str, blobs: Blobs | None = None) -> Snapshot:
     """snapshots/<host>.json of a bundle's files (bundle.read), its blobs from blobs/."""
-    return Snapshot.from_dict(json.loads(files[f"snapshots/{host}.json"]),
-                              lambda name: files[f"{BLOBS}/{name}"])
+    return Snapshot.from_dict(json.loads(files[f"snapshots/{host}.json"]), blobs or bundle_blobs(files))

@@ -11,7 +11,7 @@ import pytest
 
 from hvconform.deliver import bundle, replay
 from hvconform.model.run import Run
-from hvconform.model.snapshot import BLOB_MIN, Artifact, BlobError, Snapshot, from_files
+from hvconform.model.snapshot import BLOB_MIN, Artifact, BlobError, Blobs, Snapshot, from_files
 
 CONF = "# qemu.conf\n" + "user = \"qemu\"\n" * 100       # the same on every host
 assert len(CONF) >= BLOB_MIN
@@ -55,6 +55,22 @@ def test_the_bundle_carries_each_blob_once_and_replays(tmp_path):
     loaded = replay.load(path, "r2", tmp_path / "r2")
     assert loaded.run.snapshots["b"].file("/etc/libvirt/qemu.conf").stdout == CONF
     assert from_files(bundle.read(path), "c").get("cmd:ps").stdout == "c\n" * 300
+
+
+def test_hosts_loaded_together_share_one_text_of_a_blob_read_once(tmp_path):
+    run = run_of(tmp_path)
+    conf = "file:/etc/libvirt/qemu.conf"
+    loaded = Run.load(run.run_dir).snapshots
+    assert loaded["a"].artifacts[conf].stdout is loaded["c"].artifacts[conf].stdout
+    path = bundle.write(run.run_dir, {"run": "r1"}, bundle.signer_from(None))
+    replayed = replay.load(path, "r2", tmp_path / "r2").run.snapshots
+    assert replayed["a"].artifacts[conf].stdout is replayed["b"].artifacts[conf].stdout
+    assert replayed["a"].get("cmd:ps").stdout != replayed["b"].get("cmd:ps").stdout
+    files, reads = bundle.read(path), []
+    blobs = Blobs(lambda name: reads.append(name) or files[f"blobs/{name}"])
+    for host in "abc":
+        from_files(files, host, blobs)
+    assert len(reads) == len(set(reads)) == 4                  # the conf once, each ps
 
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "a" * 63, "A" * 64, 7, None])
