@@ -80,11 +80,8 @@ class Batch:
         `whole`: only commands whose stderr frame has ended too (the two streams arrive
         apart: read while the batch still runs, a command's stderr may not be in yet).
         `skip`: keys already kept from an earlier read of the same round (not built again)."""
-        stdout = host_text(bytes(stdout)) if isinstance(stdout, (bytes, bytearray)) else stdout
-        stderr = host_text(bytes(stderr)) if isinstance(stderr, (bytes, bytearray)) else stderr
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(collected_at))
-        outs = {i: (text, rc) for i, (text, rc) in frames(stdout, self.nonce).items() if rc is not None}
-        errs = {i: text for i, (text, _) in frames(stderr, self.nonce).items()}
+        outs, errs = self._frames_of(stdout, stderr)
         found = {}
         for i, (key, line) in enumerate(self.items):
             if i in outs and (i in errs or not whole) and key not in skip:
@@ -92,6 +89,20 @@ class Batch:
                 found[key] = Artifact(key=key, source=line, rc=rc, stdout=out,
                                       stderr=errs.get(i, ""), collected_at=at)
         return found
+
+    def _frames_of(self, stdout, stderr) -> tuple[dict, dict]:
+        """The ended frames of both streams. A part is read while its round runs and
+        again when it ends: streams that have not grown since (the same objects, only
+        ever appended to, of the same length) are not decoded and split again."""
+        sizes, last = (len(stdout), len(stderr)), self.__dict__.get("_last_split")
+        if last is not None and last[0] is stdout and last[1] is stderr and last[2] == sizes:
+            return last[3]
+        out_text = host_text(bytes(stdout)) if isinstance(stdout, (bytes, bytearray)) else stdout
+        err_text = host_text(bytes(stderr)) if isinstance(stderr, (bytes, bytearray)) else stderr
+        split = ({i: (text, rc) for i, (text, rc) in frames(out_text, self.nonce).items() if rc is not None},
+                 {i: text for i, (text, _) in frames(err_text, self.nonce).items()})
+        self._last_split = (stdout, stderr, sizes, split)
+        return split
 
 
 def frames(text: str, nonce: str) -> dict[int, tuple[str, int | None]]:

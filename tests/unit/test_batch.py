@@ -56,6 +56,22 @@ def test_read_while_the_batch_runs_a_command_waits_for_its_stderr_too(tmp_path):
     assert art.rc == 1 and "No such file" in art.stderr
 
 
+
+def test_streams_read_again_are_split_again_only_when_they_have_grown(tmp_path):
+    """The collector reads a part while its round runs, from the bytearrays the
+    channel appends to, and once more when the round ends."""
+    b = Batch()
+    b.add("a", "cat", path="/etc/hostname")
+    b.add("b", "stat", path=str(tmp_path / "nowhere"))
+    p = subprocess.run(["sh", "-c", b.script()], capture_output=True)
+    cut = p.stdout.rindex(b" B ")                       # b's frame not begun yet
+    out, err = bytearray(p.stdout[:cut]), bytearray(p.stderr)
+    assert set(b.parse(out, err, 0)) == {"a"}
+    assert set(b.parse(out, err, 0, skip={"a"})) == set()          # nothing new
+    out += p.stdout[cut:]                                # the same stream, grown
+    assert set(b.parse(out, err, 0, skip={"a"})) == {"b"}
+    assert b.parse(bytearray(p.stdout), err, 0)["b"].rc == 1        # another object
+
 # -- frames(): str.find in place of a regular expression, with the same matches -------
 
 import re  # noqa: E402
