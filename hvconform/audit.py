@@ -63,8 +63,9 @@ def few_full_collections():
     is moved out of the collector's sight (gc.freeze), and a full collection waits for
     1,000 younger ones, not 10; the young generations still run, and objects are still
     freed when their last reference goes (the judged hosts' artifacts are). judge_run
-    holds it, and the fleet front end around judging and writing; nested, only the
-    outermost acts, so an inner one does not unfreeze what the outer froze."""
+    holds it, and around judging and writing the run folder the fleet front end,
+    rejudge and merge; nested, only the outermost acts, so an inner one does not
+    unfreeze what the outer froze."""
     if _threshold:
         yield
         return
@@ -120,10 +121,11 @@ def rejudge(bundle_path, out_dir: Path, run_id: str | None = None, pubkey: str |
     if loaded.waivers_file:
         waivers = waivers_mod.load(loaded.waivers_file, f"{bundle_path}:{replay.WAIVERS_COPY}")
         waivers_file = f"{bundle_path}:{replay.WAIVERS_COPY}"
-    doc = judge_run(loaded.run, catalog, waivers,
-                    results.Extras(replayed=loaded.replayed, waivers_file=waivers_file))
-    return run_folder.finish(loaded.run, doc, signer or bundle.signer_from(None), catalog,
-                             inventory_entry=loaded.replayed.inventory)
+    with few_full_collections():   # as the fleet front end: judging and writing the run folder
+        doc = judge_run(loaded.run, catalog, waivers,
+                        results.Extras(replayed=loaded.replayed, waivers_file=waivers_file))
+        return run_folder.finish(loaded.run, doc, signer or bundle.signer_from(None), catalog,
+                                 inventory_entry=loaded.replayed.inventory)
 
 
 @dataclass
@@ -166,11 +168,12 @@ def merge(bundle_paths, run_dir: Path, run_id: str | None = None, pubkey: str | 
     save_overlays(run_dir, [(a.path, a.text) for a in getattr(catalog, "overlays", [])])
     if waivers_text is not None:
         (run_dir / replay.WAIVERS_COPY).write_bytes(waivers_text)
-    doc = judge_run(combined.run, catalog, waivers, results.Extras(
-        interrupted=combined.interrupted, waivers_file=waivers_file,
-        merged=results.Merged(combined.shards, combined.catalog_digest)))
-    incomplete = combined.incomplete(run_folder.incomplete(combined.run, doc))
-    written = run_folder.finish(combined.run, doc, signer or bundle.signer_from(None), catalog,
-                                inventory_entry=combined.inventory_entry, render_report=render_report,
-                                manifest_extra={"shards": combined.shards, "incomplete": incomplete})
+    with few_full_collections():   # as the fleet front end: judging and writing the run folder
+        doc = judge_run(combined.run, catalog, waivers, results.Extras(
+            interrupted=combined.interrupted, waivers_file=waivers_file,
+            merged=results.Merged(combined.shards, combined.catalog_digest)))
+        incomplete = combined.incomplete(run_folder.incomplete(combined.run, doc))
+        written = run_folder.finish(combined.run, doc, signer or bundle.signer_from(None), catalog,
+                                    inventory_entry=combined.inventory_entry, render_report=render_report,
+                                    manifest_extra={"shards": combined.shards, "incomplete": incomplete})
     return MergedRun(written, doc, incomplete)
