@@ -4,7 +4,8 @@
     .venv/bin/python bench/judge_only.py RUN_DIR [--isolated] [--verdicts FILE]
 
 Prints one JSON line: {"hosts", "verdicts", "cpu_s", "cpu_ms_per_host"}; loading the
-snapshots is not counted. RUN_DIR is only read (a fleet.py --keep folder, for one).
+snapshots is not counted; judge_run keeps Python's full collections off what is loaded,
+as the fleet front end does (hvconform.audit.few_full_collections). RUN_DIR is only read (a fleet.py --keep folder, for one).
 `--isolated` empties the parse caches (judge/read/memo.py) after each host, so that no
 host reuses another's parse: the simulated hosts (fleet_sim.py) share most of their
 texts, a real fleet's hosts far fewer. `--verdicts FILE` writes every record, one JSON

@@ -21,7 +21,6 @@ import shutil
 import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,7 +173,7 @@ def _audit(args, out) -> Outcome:
     t["collect"] = time.monotonic() - started_at
     t["collect_cpu"], cpu = time.process_time() - cpu, time.process_time()
 
-    with _few_full_collections():   # the snapshots and then the records live to the end
+    with audit.few_full_collections():   # the snapshots and then the records live to the end
         mark = time.monotonic()
         judging = Progress(len(hosts), "hosts", "judged", out.write, tty, details_up_to=0)
         extras = results.Extras(profile=",".join(args.profile) or None, interrupted=interrupted,
@@ -204,26 +203,6 @@ def _audit(args, out) -> Outcome:
     elif statuses["fail"] or statuses["error"]:
         outcome.code = FINDINGS
     return outcome
-
-
-@contextmanager
-def _few_full_collections():
-    """Judging and writing the run folder build records that live to the end of the run
-    and make next to no garbage cycles, yet each of Python's full collections walked
-    every object built so far: a 1,000-host audit spent 9.8 s of its 116 s of CPU in 21
-    of them, which found nothing after collection (bench/README.md). So what collection
-    left is moved out of the collector's sight (gc.freeze), and a full collection
-    waits for 1,000 younger ones, not 10; the young generations still run, and objects
-    are still freed when their last reference goes (the judged hosts' artifacts are)."""
-    threshold = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(threshold[0], threshold[1], 1000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 class _Settling:

@@ -1,6 +1,7 @@
-"""The fleet front end keeps Python's garbage collector off what lives to the end of
-the run (hvconform/cli/audit.py), and leaves the process's collector as it found it:
-benchmarks and tests run audits in their own process."""
+"""Judging (hvconform.audit.judge_run) and the fleet front end (hvconform/cli/audit.py)
+keep Python's garbage collector off what lives to the end of the run, and leave the
+process's collector as they found it: benchmarks and tests run audits in their own
+process."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import gc
 
 import pytest
 
+from hvconform import audit as judging
 from hvconform.cli import audit
 
 
@@ -15,10 +17,22 @@ def test_judging_and_writing_freeze_what_collection_left_and_restore_the_collect
     threshold = gc.get_threshold()
     kept = [[i] for i in range(1000)]          # what collection left
     with pytest.raises(RuntimeError):
-        with audit._few_full_collections():
+        with judging.few_full_collections():
             assert gc.get_freeze_count() >= len(kept)
             assert gc.get_threshold()[2] == 1000 and gc.get_threshold()[:2] == threshold[:2]
             raise RuntimeError("a step failed")
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
+
+
+def test_nested_only_the_outermost_freezes_and_restores():
+    # the front end holds it around judging and writing, judge_run again inside
+    threshold = gc.get_threshold()
+    with judging.few_full_collections():
+        frozen = gc.get_freeze_count()
+        with judging.few_full_collections():
+            later = [[i] for i in range(1000)]
+        assert gc.get_freeze_count() == frozen and gc.get_threshold()[2] == 1000
+        assert len(later) == 1000
     assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
 
 

@@ -4,6 +4,8 @@ tests and snapshots (formats: each tool's documentation, proc(5) mountinfo,
 formatbackup.rst, formatcheckpoint.rst)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hvconform.inputs import catalog
 from hvconform.judge import engine
@@ -11,7 +13,7 @@ from hvconform.model import verdict as v
 from hvconform.judge.kinds import function as function_kind
 from hvconform.judge.functions.backup_coverage import snapshot_facts
 from hvconform.judge.read import backup_borgmatic, backup_restic, backup_runs, backup_tools
-from hvconform.judge.read.backup_places import mount_of, mounts
+from hvconform.judge.read.backup_places import Mounts, mount_of, mounts
 from hvconform.model.snapshot import Artifact
 from tests.backup_fixtures import data
 from tests.cases import MANIFEST, vm
@@ -253,6 +255,28 @@ def test_mountinfo_unescapes_and_finds_the_deepest_last_mount():
     assert mount_of("/srv/backup disk/repo", table)[1] == "254:2"
     assert mount_of("/srv/other", table)[1] == "0:46"
     assert mount_of("/var/lib/libvirt/images", table)[1] == "254:1"
+
+
+def _scanned_mount_of(path, table):
+    """mount_of as it was: every mount compared, the longest point above, the last there."""
+    best = None
+    for entry in table:
+        point = entry[0].rstrip("/") or "/"
+        if path == point or path.startswith(point.rstrip("/") + "/"):
+            if best is None or len(point) >= len(best[0].rstrip("/") or "/"):
+                best = entry
+    return best
+
+
+_PATHS = st.lists(st.sampled_from(["", "/", "//", "a", "a/", "/a", "/a/b", "ab", "/ab", "x y"]),
+                  max_size=5).map("".join)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.tuples(_PATHS, st.sampled_from(["0:1", "0:2"]), st.just("src")), max_size=8), _PATHS)
+def test_mount_of_by_lookup_finds_what_scanning_every_mount_found(entries, path):
+    assert mount_of(path, Mounts(entries)) == _scanned_mount_of(path, entries)
+    assert mount_of(path, entries) == _scanned_mount_of(path, entries)   # a plain list too
 
 
 def test_failure_domain_local_repositories_by_device_and_network_mounts():

@@ -201,8 +201,15 @@ def test_fuzz_libvirt_conf_parses_or_names_the_line(text):
 
 
 class _SteppingReader(libvirt_grammar._Reader):
-    """The reader as it was, one character a step: the regular-expression runs that
-    replaced these two must move and count lines exactly as they did."""
+    """The reader as it was, one character a step and one comment line a statement: the
+    regular-expression runs that replaced these three must move and count lines exactly
+    as they did."""
+
+    def skip_to_statement(self) -> None:
+        self.skip_blanks(eol=True)
+        while self.peek() == "#":
+            self.skip_line()
+            self.skip_blanks(eol=True)
 
     def skip_blanks(self, eol: bool = False) -> None:
         while self.pos < len(self.text) and (self.text[self.pos] in " \t" or

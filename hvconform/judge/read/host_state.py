@@ -31,7 +31,7 @@ def parse_dpkg(text: str) -> dict[str, str]:
     Parsed once per text (judge/read/memo.py): callers read it, never change it."""
     out = {}
     for line in text.splitlines():
-        parts = line.split()
+        parts = line.split(None, 3)   # status, name, version; not the description's words
         if len(parts) >= 3 and len(parts[0]) == 2 and parts[0][1] == "i":
             out[parts[1].split(":")[0]] = parts[2]
     return out
