@@ -166,6 +166,37 @@ def test_iso005_unknown_topology_is_an_error():
     assert found.verdict.status == v.ERROR and "topology" in found.verdict.reason
 
 
+
+def _hostile(name: str, vcpu: str = "1", more: str = "") -> str:
+    """A domain of tenant `name` pinned to CPU 0, with host-chosen counts."""
+    return guest(name, name, "high", pins="0", emulator="0").replace("<vcpu>1</vcpu>", f"<vcpu>{vcpu}</vcpu>{more}")
+
+
+@pytest.mark.parametrize("vcpu, more, why", [
+    ("abc", "", "<vcpu> is not a count"),
+    ("4000000000", "", "more than 16384"),
+    ("1", "<iothreads>4000000000</iothreads>", "more than 16384"),
+    ("1", "<cputune><vcpupin vcpu='0' cpuset='0-60000,' /></cputune>", "not a cpuset"),
+])
+@pytest.mark.parametrize("analysis", ["shared_cores", "sensitive_pinning"])
+def test_one_hosts_absurd_cpu_counts_are_its_error_and_the_others_are_still_judged(analysis, vcpu, more, why):
+    """A domain XML is the host's to write: a count no machine has, or text where a count
+    goes, is that host's error verdict, found without building a thread per count; the
+    other hosts' findings still stand (before: one '*' error for the whole inventory)."""
+    bad = host("bad", a=_hostile("acme", vcpu, more), b=_hostile("globex"), **SMT_ON)
+    good = host("good", a=_hostile("acme"), b=_hostile("globex"), **SMT_ON)
+    found = {o.host: o.verdict for o in outcomes(analysis, bad, good)}
+    assert found["bad"].status == v.ERROR and why in found["bad"].reason
+    assert found["good"].status == v.FAIL
+
+
+def test_many_iothreads_are_numbered_in_one_pass():
+    from lxml import etree
+    ids = "".join(f"<iothread id='{n}'/>" for n in range(2, 16000, 2))
+    place = cpus.placement(etree.fromstring(
+        f"<domain><vcpu>1</vcpu><iothreads>16000</iothreads><iothreadids>{ids}</iothreadids></domain>"))
+    assert sorted(place.iothreads) == list(range(1, 16001))
+
 # -- ISO-016 -----------------------------------------------------------------------------
 
 def test_iso016_sensitive_vm_unpinned_and_sharing_cores_fails():

@@ -78,6 +78,20 @@ def _sched_core(host: HostView, result: Result) -> str | None:
     return str(setting.value) if setting else "none"
 
 
+def _placements(host: HostView, result: Result) -> dict | None:
+    """Where each guest's threads may run (cpus.placement), by name; None after recording
+    the host's error when a domain XML holds what no machine runs (a count that is not
+    one, an absurd number of vCPUs, a bad cpuset): that host is not judged, the others are."""
+    out = {}
+    for g in host.guests:
+        try:
+            out[g.name] = cpus.placement(g.root)
+        except ValueError as exc:
+            result.errors[host.name] = f"{g.describe()}: {exc}"
+            return None
+    return out
+
+
 @analysis("ISO-005", needs=[("cat", SMT_CONTROL), ("cpu_siblings", ""), ("cat", ONLINE), ("cat", QCONF)],
           expected="VMs of different tenants or security levels never on one physical core: "
                    "SMT off, or qemu.conf sched_core in {vcpus, emulator, full}, or pinned to "
@@ -94,8 +108,11 @@ def shared_cores(hosts) -> Result:
         sched_core = _sched_core(host, result)
         if sched_core is None or sched_core in SCHED_CORE_ON:
             continue
+        places = _placements(host, result)
+        if places is None:
+            continue
         for a, b in pairs:
-            shared = topology.cores(cpus.placement(a.root).cpus()) & topology.cores(cpus.placement(b.root).cpus())
+            shared = topology.cores(places[a.name].cpus()) & topology.cores(places[b.name].cpus())
             if shared:
                 result.findings.append(Finding([a, b], (
                     f"{a.describe()} and {b.describe()} can run on the same physical "
@@ -122,10 +139,11 @@ def sensitive_pinning(hosts) -> Result:
             continue
         sensitive_count += len(sensitive)
         topology = _topology(host, result)
-        if topology is None:
+        places = _placements(host, result) if topology is not None else None
+        if places is None:
             continue
         for g in sensitive:
-            place = cpus.placement(g.root)
+            place = places[g.name]
             pins = g.root.findall("cputune/*") + g.root.findall("vcpu")
             if place.unpinned():
                 result.findings.append(Finding([g], (
@@ -135,7 +153,7 @@ def sensitive_pinning(hosts) -> Result:
             for other in host.guests:
                 if other is g or (other in sensitive and other.name < g.name):
                     continue   # a pair of sensitive VMs is reported once
-                shared = mine & topology.cores(cpus.placement(other.root).cpus())
+                shared = mine & topology.cores(places[other.name].cpus())
                 if shared:
                     result.findings.append(Finding([g, other], (
                         f"sensitive {g.describe()} and {other.describe()} may both run on "

@@ -19,18 +19,26 @@ ANY = None          # not pinned: the scheduler may use every host CPU
 SMT_OFF = ("off", "forceoff", "notsupported", "notimplemented")  # /sys/.../smt/control
 
 
+# A host writes its domain XML and CPU lists, so every count read from them is bounded
+# before anything is built per CPU or thread: no machine has more CPUs than Linux's
+# largest NR_CPUS (8,192 on Debian's kernels), or more vCPUs or IOThreads in a domain.
+MAX_CPUS = 16384
+
+
 def parse_cpuset(text: str) -> frozenset:
     """libvirt's cpuset syntax (formatdomain.rst 'CPU Allocation'): ranges, `^` exclusions.
-    The kernel's CPU lists (/sys/devices/system/cpu/online) are the same without `^`."""
-    include, exclude = set(), set()
+    The kernel's CPU lists (/sys/devices/system/cpu/online) are the same without `^`.
+    ValueError for anything else, or a CPU number of MAX_CPUS or more."""
+    include, exclude, listed = set(), set(), 0
     for part in (p.strip() for p in text.strip().split(",")):
         target = exclude if part.startswith("^") else include
         m = re.fullmatch(r"(\d+)(?:-(\d+))?", part.lstrip("^"))
         if not m:
             raise ValueError(f"not a cpuset: {text[:80]!r}")
         low, high = int(m[1]), int(m[2] or m[1])
-        if high - low > 65536:
-            raise ValueError(f"not a cpuset (range too wide): {text[:80]!r}")
+        listed += max(0, high - low + 1)
+        if high >= MAX_CPUS or listed > 2 * MAX_CPUS:   # ranges given again and again
+            raise ValueError(f"not a cpuset (more than {MAX_CPUS} CPUs): {text[:80]!r}")
         target.update(range(low, high + 1))
     return frozenset(include - exclude)
 
@@ -54,18 +62,26 @@ class Placement:
 
 
 def _count(root, path: str, default: int) -> int:
+    """The count an element holds (<vcpu>, <iothreads>), `default` when it is absent or
+    empty; ValueError when it is not a number or more than any machine has."""
     el = root.find(path)
     text = (el.text or "").strip() if el is not None else ""
-    return int(text) if text.isdigit() else default
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ValueError(f"<{path}> is not a count: {text[:40]!r}")
+    if int(text) > MAX_CPUS:
+        raise ValueError(f"<{path}> {text[:40]}: more than {MAX_CPUS} threads, which no machine runs")
+    return int(text)
 
 
 def _iothread_ids(root) -> list[int]:
     """formatdomain.rst 'IOThreads Allocation': the <iothreadids> ids, then libvirt fills
     ids from 1 up (skipping those taken) until there are <iothreads> of them."""
     ids = [int(t.get("id")) for t in root.findall("iothreadids/iothread") if (t.get("id") or "").isdigit()]
-    want, n = _count(root, "iothreads", 0), 1
+    want, n, taken = _count(root, "iothreads", 0), 1, set(ids)
     while len(ids) < want:
-        if n not in ids:
+        if n not in taken:
             ids.append(n)
         n += 1
     return ids
@@ -85,7 +101,7 @@ def placement(root) -> Placement:
     per-thread pins win over the domain-wide cpuset, which is also the default of the
     emulator and the IOThreads (formatdomain.rst 'CPU Allocation', 'CPU Tuning')."""
     vcpu = root.find("vcpu")
-    count = int((vcpu.text or "1").strip()) if vcpu is not None else 1
+    count = _count(root, "vcpu", 1)
     cpuset = vcpu.get("cpuset") if vcpu is not None else None
     default = parse_cpuset(cpuset) if cpuset and not _automatic(root) else ANY
     vcpus = {n: default for n in range(count)}
