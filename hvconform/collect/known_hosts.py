@@ -45,13 +45,14 @@ def _hashed(name: str) -> tuple[bytes, bytes] | None:
 
 def _entries(path: str) -> list:
     """The file's entries in order, each line read by paramiko's HostKeyEntry.from_line,
-    as HostKeys.load reads them, with two differences. A line paramiko cannot read
-    (a key that is not base64, bytes that are not UTF-8) is skipped, as ssh skips it,
-    where HostKeys.load raised and so failed every host. And a name already given the
-    same key by an earlier line is not taken off the later line: HostKeys.load does
-    that with a lookup for each name, which made loading quadratic in the file's
-    lines, and it never changes what a lookup finds (the earlier line's key of that
-    type comes first anyway)."""
+    as HostKeys.load reads them, with two differences. A line paramiko cannot read (a
+    key that is not base64, bytes that are not UTF-8) is skipped, as ssh skips it, where
+    HostKeys.load raised and so failed every host; the inventory load refuses such a
+    file before any host is contacted, so this is for one changed since. And a name
+    already given the same key by an earlier line is not taken off the later line:
+    HostKeys.load does that with a lookup for each name, which made loading quadratic
+    in the file's lines, and it never changes what a lookup finds (the earlier line's
+    key of that type comes first anyway)."""
     entries = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
