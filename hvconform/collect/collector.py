@@ -21,7 +21,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from hvconform.judge import engine
-from hvconform.collect import libvirt_api
+from hvconform.collect import libvirt_api, redact
 from hvconform.collect.batch import Batch
 from hvconform.collect.redact import redact_artifact, redact_error
 from hvconform.model.snapshot import COLLECTED, ERROR, PARTIAL, Domain, Snapshot, readable
@@ -270,6 +270,13 @@ def collect_all(hosts, catalog, policy_for, accept_new_host_keys=False, on_done=
     `on_done(snapshot)` is called as each host finishes (for progress lines);
     `jump_hosts` are the inventory's hosts a jump_host may name (all, not only
     the selected ones). Ctrl-C raises Interrupted with what was finished."""
+    try:
+        return _collect_all(hosts, catalog, policy_for, accept_new_host_keys, on_done, workers, jump_hosts)
+    finally:
+        redact.forget()    # the texts redacted once for all hosts: not kept past collection
+
+
+def _collect_all(hosts, catalog, policy_for, accept_new_host_keys, on_done, workers, jump_hosts) -> dict:
     by_name = {h.name: h for h in (jump_hosts or hosts)}
     results = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts))))

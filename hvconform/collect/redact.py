@@ -258,8 +258,18 @@ class _Memo:
                 self._chars += cost
         return clean
 
+    def clear(self) -> None:
+        with self._lock:
+            self._seen, self._chars = {}, 0
+
 
 _MEMO = _Memo()
+
+
+def forget() -> None:
+    """Drop the texts remembered: a run's texts should not outlive its collection (the
+    audit frees each host's artifacts once its cases are judged)."""
+    _MEMO.clear()
 
 
 def redact_artifact(artifact) -> None:

@@ -80,6 +80,24 @@ def test_the_memo_is_bounded_in_characters_whatever_the_host_sends():
     assert len(memo._seen) < 10
 
 
+
+def test_a_runs_texts_are_forgotten_when_its_collection_ends(monkeypatch):
+    """The audit frees each host's artifacts once judged: the memo must not keep them."""
+    from types import SimpleNamespace
+
+    from hvconform.collect import collector, redact as redact_mod
+
+    def collect_host(host, *args):
+        a = Artifact(key="cmd:dpkg_list", source="dpkg-query -l", rc=0, stdout="ii  bash 5.2\n" * 50)
+        redact_artifact(a)
+        return Snapshot(host=host.name), []
+
+    monkeypatch.setattr(collector, "collect_host", collect_host)
+    hosts = [SimpleNamespace(name=f"h{i}") for i in range(3)]
+    done = collector.collect_all(hosts, SimpleNamespace(controls=[]), lambda h: {})
+    assert list(done) == ["h0", "h1", "h2"]
+    assert redact_mod._MEMO._seen == {} and redact_mod._MEMO._chars == 0
+
 # -- the catalogue: each shape, with the texts of issue 10 that leaked -------------------
 
 ARMOUR = "-----{} {}-----"   # built, so no scanner takes this file for holding a key
