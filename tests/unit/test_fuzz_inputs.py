@@ -223,16 +223,7 @@ class _SteppingReader(libvirt_grammar._Reader):
 
 
 def _stepping_parse(text):
-    reader, settings = _SteppingReader(text), {}
-    while reader.pos < len(text):
-        s = reader.statement()
-        if s is None:
-            continue
-        if s.key in settings:
-            settings[s.key].shadowed.append(s.line)
-        else:
-            settings[s.key] = s
-    return settings
+    return libvirt_grammar._settings(_SteppingReader(text))
 
 
 def _parsed(parse, text):

@@ -157,8 +157,13 @@ class _Reader:
 def _parse(text: str) -> dict[str, Setting]:
     """Every key set in `text`, with where and how; raise ConfSyntaxError naming the line.
     Each text is parsed once (judge/read/memo.py): callers read the settings, never change them."""
-    reader, settings = _Reader(text), {}
-    while reader.pos < len(text):
+    return _settings(_Reader(text))
+
+
+def _settings(reader: _Reader) -> dict[str, Setting]:
+    """Every statement the reader gives, by key; a key set again is recorded as shadowed."""
+    settings = {}
+    while reader.pos < len(reader.text):
         s = reader.statement()
         if s is None:
             continue
