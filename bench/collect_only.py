@@ -3,7 +3,10 @@ simulated hosts (SSH, framing, redaction), without judging or reports.
 
     .venv/bin/python bench/collect_only.py --hosts 100 [--workers 32]
 
-Prints one JSON line: {"hosts", "cpu_ms_per_host", "wall_s"}. The simulator runs in its
+Prints one JSON line: {"hosts", "cpu_ms_per_host", "wall_s", "texts_repeated",
+"chars_repeated"}: the last two, the share of the artifacts' non-empty stdout and stderr
+texts (and of their characters) that an earlier text of the run already had, which
+collect/redact.py redacts once and the snapshots store once. The simulator runs in its
 own process, so its CPU is not counted (bench/fleet_sim.py says what it simulates).
 """
 
@@ -44,8 +47,18 @@ def main(argv=None) -> int:
     if failed:
         print(f"not collected: {failed}", file=sys.stderr)
         return 1
+    seen, texts, chars, repeated, repeated_chars = set(), 0, 0, 0, 0
+    for snap, _ in done.values():
+        for art in snap.artifacts.values():
+            for text in (art.stdout, art.stderr):
+                if text:
+                    texts, chars = texts + 1, chars + len(text)
+                    if text in seen:
+                        repeated, repeated_chars = repeated + 1, repeated_chars + len(text)
+                    seen.add(text)
     print(json.dumps({"hosts": args.hosts, "cpu_ms_per_host": round(1000 * cpu / args.hosts, 1),
-                      "wall_s": round(wall, 2)}))
+                      "wall_s": round(wall, 2), "texts_repeated": round(repeated / max(texts, 1), 3),
+                      "chars_repeated": round(repeated_chars / max(chars, 1), 3)}))
     return 0
 
 
