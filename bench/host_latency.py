@@ -5,7 +5,9 @@ slowest commands (issue 11, item 4). Hold the lab lock; `lab/lab up` first.
 
 Prints one JSON line: {"host", "median_s", "min_s", "max_s", "round_trips",
 "rounds_s" (median per round), "channels", "slowest" ([seconds, command] of the
-median run; from the sent log's command_seconds, where the code records them)}.
+median run; from the sent log's command_seconds, where the code records them),
+"commands_s" (the median run's command seconds summed, per round: with "channels",
+how much host time a round needed)}.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def main() -> int:
         "rounds_s": [round(statistics.median(r[2][i]["seconds"] for r in runs), 3)
                      for i in range(len(sent))],
         "channels": [e.get("channels", 1) for e in sent], "artifacts": len(snap.artifacts),
-        "slowest": [[round(s, 3), line[:90]] for s, line in slowest]}))
+        "slowest": [[round(s, 3), line[:90]] for s, line in slowest],
+        "commands_s": [round(sum(x for x in e.get("command_seconds") or [] if x is not None), 3)
+                       for e in sent]}))
     return 0
 
 
