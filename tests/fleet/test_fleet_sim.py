@@ -122,15 +122,32 @@ def test_a_bad_inventory_is_one_located_line_and_exit_4(tmp_path):
     assert "inv.yaml:2" in proc.stderr and "port" in proc.stderr
 
 
-def test_the_benchmark_runs_a_small_fleet():
+def _bench(script: str, *args: str) -> dict:
+    """The one JSON line a bench/ script prints last."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "fleet.py"), "--hosts", "3"],
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_benchmark_runs_a_small_fleet(tmp_path):
+    figures = _bench("fleet.py", "--hosts", "3", "--keep", str(tmp_path))
     assert set(figures) == {"hosts", "wall_s", "collect_s", "judge_s", "report_s", "bundle_s",
                             "cpu_s", "peak_rss_mib", "run_dir_mib", "report_html_mib", "items"}
     assert figures["hosts"] == 3 and figures["items"] > 500 and figures["cpu_s"] > 0
+    io = _bench("run_folder_io.py", str(tmp_path / "bench-3"), "--repeat", "1")
+    assert io["hosts"] == 3 and io["load_cpu_s"] >= 0 and io["save_cpu_ms_per_host"] > 0
+
+
+def test_the_benchmarks_of_collection_and_known_hosts_run_small():
+    collected = _bench("collect_only.py", "--hosts", "4")
+    assert collected["hosts"] == 4 and collected["cpu_ms_per_host"] > 0
+    assert 0 < collected["texts_repeated"] < 1 and 0 < collected["chars_repeated"] < 1
+    forms = [json.loads(line) for line in subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "known_hosts_lookup.py"), "--hosts", "20"],
+        capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()]
+    assert [f["form"] for f in forms] == ["plain", "hashed"] and all(f["hosts"] == 20 for f in forms)
 
 
 def test_limit_and_profile_narrow_the_fleet_run_as_they_narrow_pytest(fleet, tmp_path):
