@@ -17,8 +17,9 @@ A `connection: libvirt` host is read through the libvirt API instead (libvirt_ap
 
 from __future__ import annotations
 
+import queue
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 from hvconform.judge import engine
 from hvconform.collect import libvirt_api, redact
@@ -280,17 +281,29 @@ def _collect_all(hosts, catalog, policy_for, accept_new_host_keys, on_done, work
     by_name = {h.name: h for h in (jump_hosts or hosts)}
     results = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts))))
+    # Each future puts itself here when it ends. concurrent.futures.wait() over the
+    # futures still pending walked all of them at every wake-up: quadratic in the hosts
+    # (bench/collect_scheduling.py).
+    ended: queue.SimpleQueue = queue.SimpleQueue()
     futures = {pool.submit(collect_host, h, catalog.controls, policy_for(h), accept_new_host_keys,
                            by_name, getattr(catalog, "policy", None)): h for h in hosts}
     order = {future: i for i, future in enumerate(futures)}
+    for future in futures:
+        future.add_done_callback(ended.put)
     try:
-        pending = set(futures)
-        while pending:
+        left = len(futures)
+        while left:
             # woken twice a second: Python runs a signal's handler in the main thread
             # only when it runs, and Ctrl-C often lands on another thread; waiting
             # without a timeout left it for the next host to end (a silent one: its
             # whole connect timeout), and raised it wherever the main thread was then
-            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            try:
+                finished = [ended.get(timeout=0.5)]
+            except queue.Empty:
+                continue
+            while not ended.empty():
+                finished.append(ended.get())
+            left -= len(finished)
             for future in sorted(finished, key=order.get):   # inventory order when several
                 snap, sent = future.result()
                 results[snap.host] = (snap, sent)

@@ -148,6 +148,8 @@ def test_the_benchmarks_of_collection_and_known_hosts_run_small():
         [sys.executable, str(ROOT / "bench" / "known_hosts_lookup.py"), "--hosts", "20"],
         capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()]
     assert [f["form"] for f in forms] == ["plain", "hashed"] and all(f["hosts"] == 20 for f in forms)
+    scheduling = _bench("collect_scheduling.py", "--hosts", "50")
+    assert scheduling["hosts"] == 50 and scheduling["main_thread_cpu_s"] > 0
 
 
 def test_limit_and_profile_narrow_the_fleet_run_as_they_narrow_pytest(fleet, tmp_path):
