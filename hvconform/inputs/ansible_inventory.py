@@ -88,26 +88,34 @@ class Resolved:
 
 def kind_of(given: str) -> tuple[str, str, str]:
     """(ANSIBLE or OURS, the path without its prefix, why)."""
+    return sniff(given)[:3]
+
+
+def sniff(given: str) -> tuple[str, str, str, tuple | None]:
+    """kind_of(), and the (document, lines) of load_located when the whole file was
+    read and parsed to tell: our loader then need not parse a fleet's file again."""
     for prefix, kind in PREFIXES.items():
         if given.startswith(prefix):
-            return kind, given[len(prefix):], f"the {prefix} prefix"
+            return kind, given[len(prefix):], f"the {prefix} prefix", None
     path = Path(given)
     if path.is_dir():
-        return ANSIBLE, given, "a folder"
+        return ANSIBLE, given, "a folder", None
     if not path.is_file():
-        return OURS, given, "no such file"   # our loader says so, with the hint
+        return OURS, given, "no such file", None   # our loader says so, with the hint
     try:
         with open(path, "rb") as f:
-            # the bounded loader, as for every YAML file a user gives: an anchor bomb in
-            # the first bytes must not expand here either (yamlload says why)
-            doc, _ = load_located(path, f.read(SNIFF_LIMIT).decode("utf-8"))
+            data = f.read(SNIFF_LIMIT + 1)
+        # the bounded loader, as for every YAML file a user gives: an anchor bomb in
+        # the first bytes must not expand here either (yamlload says why)
+        parsed = load_located(path, data[:SNIFF_LIMIT].decode("utf-8"))
     except (LocatedError, UnicodeDecodeError, OSError):
         if path.suffix in (".yaml", ".yml"):
-            return OURS, given, "YAML that does not parse"
-        return ANSIBLE, given, "not YAML"
+            return OURS, given, "YAML that does not parse", None
+        return ANSIBLE, given, "not YAML", None
+    doc = parsed[0]
     if isinstance(doc, dict) and "hosts" in doc:
-        return OURS, given, "a top-level hosts: mapping"
-    return ANSIBLE, given, "no top-level hosts: mapping"
+        return OURS, given, "a top-level hosts: mapping", parsed if len(data) <= SNIFF_LIMIT else None
+    return ANSIBLE, given, "no top-level hosts: mapping", None
 
 
 def read(path: str) -> Resolved:

@@ -103,11 +103,11 @@ class InventoryError(Exception):
 def load(path: str | Path) -> Inventory:
     """Read and check the inventory at `path`, ours or Ansible's; raise InventoryError
     listing all problems that concern the whole inventory (a host's own are its `problem`)."""
-    kind, real, why = ansible_inventory.kind_of(str(path))
+    kind, real, why, parsed = ansible_inventory.sniff(str(path))
     if kind == ansible_inventory.ANSIBLE:
         return _from_ansible(str(path), real)
     try:
-        return _parse(Path(real), None)
+        return _parse(Path(real), None, parsed)
     except InventoryError as exc:
         if why.startswith("the "):   # the hvconform: prefix: no guess was made
             raise
@@ -147,9 +147,10 @@ def select(inventory: Inventory, names_or_groups) -> list[Host]:
     return [h for h in inventory.hosts if h.name in wanted]
 
 
-def _parse(path: Path, text: str | None) -> Inventory:
+def _parse(path: Path, text: str | None, parsed: tuple | None = None) -> Inventory:
+    """`parsed`: the file's (document, lines), when the format sniff already parsed it."""
     try:
-        doc, lines = load_located(path, text)
+        doc, lines = parsed or load_located(path, text)
     except LocatedError as exc:
         raise InventoryError([str(exc)]) from None
     if doc is None:
